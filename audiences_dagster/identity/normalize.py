@@ -1,0 +1,223 @@
+"""Key and value normalization, vectorized over a batch (a pandas Series), never row by row.
+
+Each normalizer returns the cleaned values and a Series of problems (None where the value is
+fine), so the caller can quarantine a value without losing the row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import email_validator
+import pandas as pd
+import phonenumbers
+import tldextract
+
+PLACEHOLDERS = frozenset(
+    {"", "n/a", "na", "n.a.", "none", "null", "nil", "-", "--", "---", "?", ".", "0", "unknown",
+     "not available", "not provided", "tbd", "undefined", "#n/a", "xxx", "x"}
+)
+JUNK_EMAIL_DOMAINS = frozenset(
+    {"example.com", "example.org", "example.net", "test.com", "test.test", "email.com",
+     "domain.com", "localhost", "mailinator.com", "invalid"}
+)
+JUNK_EMAIL_LOCALS = frozenset({"noreply", "no-reply", "donotreply", "do-not-reply", "test", "asdf", "none"})
+ROLE_MAILBOXES = frozenset(
+    {"info", "sales", "support", "admin", "contact", "hello", "office", "marketing", "team", "hr",
+     "billing", "careers", "jobs", "help", "service", "enquiries", "inquiries", "mail", "webmaster",
+     "accounts", "finance", "press", "security", "privacy", "legal", "postmaster"}
+)
+FREE_MAIL_DOMAINS = frozenset(
+    {"gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com",
+     "live.com", "msn.com", "aol.com", "icloud.com", "me.com", "proton.me", "protonmail.com",
+     "gmx.de", "gmx.net", "web.de", "yandex.ru", "mail.ru", "qq.com", "163.com", "zoho.com"}
+)
+
+# A strict subset of valid addresses, checked in bulk; anything else goes to email-validator.
+FAST_EMAIL = r"^[a-z0-9](?:[a-z0-9._%+'-]{0,62}[a-z0-9_-])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
+LINKEDIN = re.compile(
+    r"^(?:https?://)?(?:[a-z]{2,3}\.|www\.|mobile\.)?linkedin\.com/(in|company|school|pub)/([^/?#\s]+)",
+    re.IGNORECASE,
+)
+URL_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#\s]+)", re.IGNORECASE)
+
+_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled public suffix list, offline
+
+
+class Cleaned:
+    """Normalized values plus, per row, the problem found (None when the value is usable)."""
+
+    def __init__(self, values: pd.Series, problems: pd.Series):
+        self.values = values
+        self.problems = problems
+
+
+def _blank_placeholders(series: pd.Series, extra: frozenset[str] = frozenset()) -> pd.Series:
+    """Strip text and turn placeholders ('n/a', '-', 'none', ...) into missing values."""
+    text = series.astype("string").str.strip()
+    lowered = text.str.lower()
+    return text.mask(lowered.isin(PLACEHOLDERS | extra) | text.isna())
+
+
+def _no_problems(series: pd.Series) -> pd.Series:
+    return pd.Series(None, index=series.index, dtype="object")
+
+
+def _map_unique(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+    """Apply a per-value library call once per distinct value, not once per row."""
+    present = values.dropna()
+    if present.empty:
+        return pd.Series(pd.NA, index=values.index, dtype="string")
+    uniques = present.unique()
+    mapping = {value: fn(value) for value in uniques}
+    return values.map(mapping).astype("string")
+
+
+def clean_text(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    return Cleaned(_blank_placeholders(series, extra), _no_problems(series))
+
+
+def clean_email(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """Lowercase, strip 'mailto:', drop placeholders and junk; invalid syntax is a problem."""
+    text = _blank_placeholders(series, extra).str.replace(r"^mailto:", "", regex=True, case=False)
+    text = text.str.strip().str.lower()
+    fast_ok = text.str.match(FAST_EMAIL).fillna(False).astype(bool)
+    slow = text[~fast_ok & text.notna()]
+    checked = _map_unique(slow, _validate_email_slowly) if not slow.empty else slow
+    values = text.where(fast_ok, pd.NA)
+    values.loc[checked.index] = checked
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "invalid_email"
+    local = values.str.extract(r"^([^@]+)@(.+)$")
+    junk = (
+        local[1].isin(JUNK_EMAIL_DOMAINS)
+        | local[0].isin(JUNK_EMAIL_LOCALS)
+        | (local[0] == local[1].str.split(".").str[0])
+    ).fillna(False).astype(bool)
+    problems[junk] = "placeholder_email"
+    return Cleaned(values.mask(junk), problems)
+
+
+def _validate_email_slowly(value: str) -> str | None:
+    try:
+        return email_validator.validate_email(value, check_deliverability=False).normalized.lower()
+    except email_validator.EmailNotValidError:
+        return None
+
+
+def linkable_emails(emails: pd.Series, role_mailboxes_are_junk: bool) -> pd.Series:
+    """Emails that may link records: shared role mailboxes (info@, sales@) never do if configured."""
+    if not role_mailboxes_are_junk:
+        return emails
+    local = emails.str.split("@").str[0]
+    return emails.mask(local.isin(ROLE_MAILBOXES).fillna(False).astype(bool))
+
+
+def email_domains(emails: pd.Series) -> pd.Series:
+    """Company domain from a work email; free-mail providers say nothing about the employer."""
+    domains = clean_domain(emails.str.split("@").str[1]).values
+    return domains.mask(domains.isin(FREE_MAIL_DOMAINS).fillna(False).astype(bool))
+
+
+def clean_linkedin(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """Canonical https://www.linkedin.com/<in|company|school>/<slug>: scheme, www., country
+    subdomain, trailing slash and query string never make two URLs differ."""
+    text = _blank_placeholders(series, extra)
+    parts = text.str.extract(LINKEDIN)
+    kind = parts[0].str.lower().replace("pub", "in")
+    slug = parts[1].str.lower()
+    values = ("https://www.linkedin.com/" + kind + "/" + slug).astype("string")
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "invalid_linkedin_url"
+    return Cleaned(values, problems)
+
+
+def _registered_domain(host: str) -> str | None:
+    result = _TLD(host)
+    return result.top_domain_under_public_suffix or None
+
+
+def clean_domain(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """The registrable domain of a website, URL or bare host: www. and subdomains go, while
+    acme.co.uk and acme.com stay distinct (public suffix list)."""
+    text = _blank_placeholders(series, extra)
+    host = text.str.extract(URL_HOST)[0].str.lower().str.rstrip(".")
+    values = _map_unique(host, _registered_domain)
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "invalid_domain"
+    return Cleaned(values, problems)
+
+
+def clean_url(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """A URL with scheme and lowercase host, no trailing slash; LinkedIn URLs get their canonical form."""
+    text = _blank_placeholders(series, extra)
+    is_linkedin = text.str.contains(r"linkedin\.com/", case=False, regex=True).fillna(False).astype(bool)
+    with_scheme = text.where(text.str.match(r"^[a-z][a-z0-9+.-]*://", case=False).fillna(False), "https://" + text)
+    parts = with_scheme.str.extract(r"^([a-z][a-z0-9+.-]*)://([^/?#\s]+)(.*)$", flags=re.IGNORECASE)
+    valid_host = parts[1].str.contains(r"^[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?$", case=False).fillna(False).astype(bool)
+    values = (parts[0].str.lower() + "://" + parts[1].str.lower() + parts[2].str.rstrip("/")).astype("string")
+    values = values.where(valid_host, pd.NA)
+    if is_linkedin.any():
+        values = values.mask(is_linkedin, clean_linkedin(text.where(is_linkedin)).values)
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "invalid_url"
+    return Cleaned(values, problems)
+
+
+def clean_phone(series: pd.Series, region: str, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """E.164 through Google's libphonenumber metadata; unparsable numbers are a value problem."""
+    text = _blank_placeholders(series, extra)
+
+    def to_e164(value: str) -> str | None:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_possible_number(number):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    values = _map_unique(text, to_e164)
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "invalid_phone"
+    return Cleaned(values, problems)
+
+
+def parse_number(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """Numbers with thousands separators and currency signs allowed; anything else is unparsable."""
+    text = _blank_placeholders(series, extra).str.replace(r"[,\s$€£]", "", regex=True)
+    values = pd.to_numeric(text, errors="coerce").astype("Float64")
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "unparsable_number"
+    return Cleaned(values, problems)
+
+
+def parse_date(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    """ISO 8601 in bulk; other spellings one distinct value at a time; stored as naive UTC."""
+    text = _blank_placeholders(series, extra)
+    values = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    retry = text.notna() & values.isna()
+    if retry.any():
+        values[retry] = pd.to_datetime(text[retry], errors="coerce", utc=True, format="mixed")
+    values = values.dt.tz_convert(None)
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "unparsable_date"
+    return Cleaned(values, problems)
+
+
+TRUE_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1.0": True,
+              "false": False, "f": False, "no": False, "n": False, "0": False, "0.0": False}
+
+
+def parse_boolean(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
+    text = series.astype("string").str.strip().str.lower()
+    text = text.mask(text.isin((PLACEHOLDERS - {"0"}) | extra) | text.isna())
+    values = text.map(TRUE_WORDS).astype("boolean")
+    problems = _no_problems(series)
+    problems[text.notna() & values.isna()] = "unparsable_boolean"
+    return Cleaned(values, problems)
+
+
+# Problems that make a whole row malformed (quarantined); the others drop just the value.
+ROW_PROBLEMS = frozenset({"unparsable_number", "unparsable_date", "unparsable_boolean"})

@@ -1,0 +1,205 @@
+"""Turn one raw batch from any source into store rows, identity keys and quarantined input.
+
+Everything here is vectorized over the batch (at most `batch_size` rows), so memory stays bounded
+by a batch whatever the size of the source.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from audiences_dagster.config.models import AudiencesConfig, SourceConfig
+from audiences_dagster.identity import normalize as norm
+
+SURROGATES = r"[\udc80-\udcff]"
+CONVERSION_KEY = "lead_conversion"
+
+
+@dataclass
+class MappedBatch:
+    """Rows ready for source_<entity>, their identity keys, and what was quarantined."""
+
+    rows: pd.DataFrame
+    keys: pd.DataFrame
+    quarantine: list[dict] = field(default_factory=list)
+    rows_read: int = 0
+
+    @property
+    def quarantined_rows(self) -> int:
+        return sum(1 for q in self.quarantine if q["scope"] == "row")
+
+
+def required_columns(source: SourceConfig) -> list[str]:
+    """Every column the source must provide; checked before anything is written."""
+    columns = [source.unique_id] + [m.column for m in source.fields.values()]
+    if source.updated_at:
+        columns.append(source.updated_at)
+    if source.company:
+        columns += [c for c in (source.company.account_id_column, source.company.domain_column) if c]
+    if source.lead_conversion:
+        columns.append(source.lead_conversion.column)
+    return list(dict.fromkeys(columns))
+
+
+def map_batch(
+    raw: pd.DataFrame,
+    row_numbers: pd.Series,
+    source_name: str,
+    config: AudiencesConfig,
+) -> MappedBatch:
+    """Validate, type and normalize a batch of raw string rows of one source."""
+    source = config.sources[source_name]
+    raw = raw.reset_index(drop=True).astype("string")
+    row_numbers = row_numbers.reset_index(drop=True)
+    issues: list[tuple[pd.Series, str, str | None, pd.Series]] = []  # (mask, reason, column, values)
+
+    for column in raw.columns:
+        values = raw[column]
+        issues.append((values.str.contains(SURROGATES, regex=True).fillna(False), "undecodable_bytes", column, values))
+        issues.append((values.str.len().fillna(0) > config.max_text_length, "value_too_long", column, values))
+    ids = raw[source.unique_id].str.strip()
+    missing_id = ids.isna() | (ids == "")
+    issues.append((missing_id, "missing_unique_id", source.unique_id, raw[source.unique_id]))
+
+    out = pd.DataFrame(index=raw.index)
+    value_issues: list[tuple[pd.Series, str, str, pd.Series]] = []
+    for name, mapping in source.fields.items():
+        cleaned = _clean_field(raw[mapping.column], name, mapping.type, source, config)
+        out[name] = cleaned.values
+        has_problem = cleaned.problems.notna()
+        for reason in cleaned.problems[has_problem].unique():
+            mask = cleaned.problems == reason
+            bucket = issues if reason in norm.ROW_PROBLEMS else value_issues
+            bucket.append((mask, reason, mapping.column, raw[mapping.column]))
+
+    bad_row = pd.Series(False, index=raw.index)
+    quarantine: list[dict] = []
+    for mask, reason, column, values in issues:
+        mask = mask & ~bad_row  # one reason per row: the first found
+        bad_row |= mask
+        quarantine += _quarantine_rows(raw, row_numbers, ids, mask, reason, column, values, "row")
+
+    keep = ~bad_row
+    duplicate = ids.duplicated(keep="last") & keep
+    quarantine += _quarantine_rows(raw, row_numbers, ids, duplicate, "duplicate_unique_id", source.unique_id, ids, "row")
+    keep &= ~duplicate
+    for mask, reason, column, values in value_issues:
+        quarantine += _quarantine_rows(raw, row_numbers, ids, mask & keep, reason, column, values, "value")
+
+    out = out[keep].copy()
+    out.insert(0, "source_id", ids[keep])
+    out = _system_columns(out, raw[keep], source_name, source, config)
+    return MappedBatch(rows=out.reset_index(drop=True), keys=_keys(out, source_name, config),
+                       quarantine=quarantine, rows_read=len(raw))
+
+
+def _clean_field(values: pd.Series, name: str, field_type: str, source: SourceConfig,
+                 config: AudiencesConfig) -> norm.Cleaned:
+    extra = frozenset(v.lower() for v in config.identity.extra_placeholders)
+    key_type = {f: k for k, f in source.key_fields().items()}.get(name)
+    if key_type == "linkedin_url":
+        return norm.clean_linkedin(values, extra)
+    if key_type == "domain":
+        return norm.clean_domain(values, extra)
+    if field_type == "email":
+        return norm.clean_email(values, extra)
+    if field_type == "url":
+        return norm.clean_url(values, extra)
+    if field_type == "phone":
+        return norm.clean_phone(values, config.identity.default_phone_region, extra)
+    if field_type == "number":
+        return norm.parse_number(values, extra)
+    if field_type == "date":
+        return norm.parse_date(values, extra)
+    if field_type == "boolean":
+        return norm.parse_boolean(values, extra)
+    return norm.clean_text(values, extra)
+
+
+def _system_columns(out: pd.DataFrame, raw: pd.DataFrame, source_name: str, source: SourceConfig,
+                    config: AudiencesConfig) -> pd.DataFrame:
+    field_names = list(source.fields)
+    out["row_hash"] = _row_hash(out, ["source_id", *field_names])
+    out["source_updated_at"] = (
+        norm.parse_date(raw[source.updated_at]).values if source.updated_at else pd.NaT
+    )
+    if source.entity == "people":
+        link = source.company
+        out["company_account_id"] = norm.clean_text(raw[link.account_id_column]).values if link and link.account_id_column else pd.NA
+        out["company_account_source"] = link.account_source if link and link.account_id_column else None
+        domain = norm.clean_domain(raw[link.domain_column]).values if link and link.domain_column else pd.Series(pd.NA, index=out.index, dtype="string")
+        email_field = source.key_fields().get("email")
+        if config.identity.link_people_by_email_domain and email_field:
+            domain = domain.fillna(norm.email_domains(out[email_field]))
+        out["company_domain"] = domain
+        conversion = source.lead_conversion
+        out["converted_to"] = norm.clean_text(raw[conversion.column]).values if conversion else pd.NA
+        out["row_hash"] = _row_hash(out, ["row_hash", "company_account_id", "company_domain", "converted_to"])
+    out["row_hash"] = _row_hash(out, ["row_hash", "source_updated_at"])
+    return out
+
+
+def _row_hash(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """A content fingerprint, so re-reading an unchanged row writes nothing."""
+    hashed = pd.util.hash_pandas_object(frame[columns].astype("string"), index=False)
+    return hashed.map("{:016x}".format).astype("string")
+
+
+def _keys(rows: pd.DataFrame, source_name: str, config: AudiencesConfig) -> pd.DataFrame:
+    """Identity keys of the batch's rows: the deterministic keys plus lead-conversion links."""
+    source = config.sources[source_name]
+    frames = []
+    for key_type, field_name in source.key_fields().items():
+        values = rows[field_name]
+        if key_type == "email":
+            values = norm.linkable_emails(values, config.identity.role_mailboxes_are_junk)
+        frames.append(pd.DataFrame({"source_id": rows["source_id"], "key_type": key_type, "key_value": values}))
+    if source.lead_conversion:
+        target = source.lead_conversion.contact_source
+        frames.append(pd.DataFrame({"source_id": rows["source_id"], "key_type": CONVERSION_KEY,
+                                    "key_value": target + ":" + rows["converted_to"].astype("string")}))
+    if any(s.lead_conversion and s.lead_conversion.contact_source == source_name for s in config.sources.values()):
+        frames.append(pd.DataFrame({"source_id": rows["source_id"], "key_type": CONVERSION_KEY,
+                                    "key_value": source_name + ":" + rows["source_id"]}))
+    if not frames:
+        return pd.DataFrame(columns=["source_id", "key_type", "key_value"])
+    keys = pd.concat(frames, ignore_index=True)
+    return keys[keys["key_value"].notna()].drop_duplicates().reset_index(drop=True)
+
+
+def _quarantine_rows(raw: pd.DataFrame, row_numbers: pd.Series, ids: pd.Series, mask: pd.Series,
+                     reason: str, column: str | None, values: pd.Series, scope: str) -> list[dict]:
+    """Quarantine entries keep the raw row (escaped, so bad bytes survive) and the reason."""
+    if not mask.any():
+        return []
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    picked = raw[mask]
+    raws = picked.to_dict(orient="records")
+    return [
+        {
+            "row_number": int(row_numbers[i]),
+            "source_id": None if pd.isna(ids[i]) else str(ids[i]),
+            "field": column,
+            "scope": scope,
+            "reason": reason,
+            "detail": _detail(reason, column, values[i]),
+            "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in row.items()}),
+            "quarantined_at": now,
+        }
+        for i, row in zip(picked.index, raws)
+    ]
+
+
+def _detail(reason: str, column: str | None, value) -> str:
+    shown = "" if pd.isna(value) else str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if reason == "value_too_long":
+        return f"column '{column}' holds {len(str(value))} characters"
+    if reason == "missing_unique_id":
+        return f"unique id column '{column}' is empty"
+    return f"column '{column}' value {shown!r}: {reason.replace('_', ' ')}"

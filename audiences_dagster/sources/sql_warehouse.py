@@ -1,0 +1,179 @@
+"""SQL warehouses: any SQLAlchemy URL and a SELECT, read with keyset paging so a killed run
+resumes where the last committed batch ended.
+
+With an updated-at column the read is incremental by watermark; without one every run is a
+full pass and rows missing from it are marked deleted in source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import sqlalchemy as sa
+
+from audiences_dagster.config.models import AudiencesConfig, resolve_sqlite_url
+from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint
+from audiences_dagster.sources.mapping import required_columns
+
+
+class SqlSource:
+    def __init__(self, name: str, config: AudiencesConfig):
+        self.name = name
+        self.source = config.sources[name]
+        self.batch_size = config.batch_size
+        self._config = config
+        self._engine: sa.Engine | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            try:
+                url = resolve_sqlite_url(self.source.resolved_url(), self._config.base_dir)
+                self._engine = sa.create_engine(url, pool_pre_ping=True)
+            except (EnvironmentError, sa.exc.ArgumentError) as exc:
+                raise SourceError(f"sources.{self.name}: {exc}") from None
+            except ModuleNotFoundError as exc:
+                raise SourceError(f"sources.{self.name}: the URL's database driver is not installed ({exc.name})") from None
+        return self._engine
+
+    def check(self) -> list[str]:
+        """Connect and run the query with no rows: unreachable databases and missing columns
+        fail here, before anything is written."""
+        query = self._query().limit(0)
+        try:
+            with self.engine.connect() as conn:
+                columns = list(conn.execute(query).keys())
+        except sa.exc.OperationalError as exc:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise SourceError(f"sources.{self.name}: cannot reach the warehouse at {url}: {exc.orig}") from None
+        except sa.exc.DBAPIError as exc:
+            raise SourceError(f"sources.{self.name}: the query failed: {exc.orig}") from None
+        missing = [c for c in required_columns(self.source) if c not in columns]
+        if missing:
+            raise SourceError(
+                f"sources.{self.name}: the query returns no column(s) {', '.join(map(repr, missing))}; "
+                f"it returns {', '.join(map(repr, columns))}"
+            )
+        return columns
+
+    def plan(self, cursor: dict | None, full: bool = False, pass_open: bool = False) -> tuple[ReadPlan, dict]:
+        mapping = mapping_fingerprint(self.source)
+        fresh = not cursor or cursor.get("mapping") != mapping
+        if self.source.updated_at and not full and not (pass_open and cursor and cursor.get("mode") == "full"):
+            if fresh:
+                return ReadPlan(full_pass=False, resumed=False, description="first read of the source"), \
+                    {"mode": "incremental", "mapping": mapping, "after": None}
+            if cursor.get("mode") == "incremental":
+                return ReadPlan(full_pass=False, resumed=False,
+                                description=f"rows updated after {cursor['after'][0] if cursor['after'] else 'the start'}"), cursor
+        if pass_open and not fresh and cursor.get("mode") == "full" and not full:
+            return ReadPlan(full_pass=True, resumed=True,
+                            description=f"resuming the full pass after id {cursor['after']!r}"), cursor
+        return ReadPlan(full_pass=True, resumed=False, description="full pass over the query"), \
+            {"mode": "full", "mapping": mapping, "after": None, "watermark": None}
+
+    def batches(self, cursor: dict) -> Iterator[RawBatch]:
+        query = self._paged(cursor)
+        uid, updated = self.source.unique_id, self.source.updated_at
+        with self.engine.connect().execution_options(stream_results=True, yield_per=self.batch_size) as conn:
+            result = conn.execute(query)
+            columns = list(result.keys())
+            position = 0
+            watermark = cursor.get("watermark")
+            for rows in result.partitions(self.batch_size):
+                frame = pd.DataFrame(rows, columns=columns)
+                last = frame.iloc[-1]
+                numbers = pd.Series(range(position + 1, position + len(frame) + 1), dtype="int64")
+                position += len(frame)
+                if cursor["mode"] == "incremental":
+                    after = [_jsonable(last[updated]), _jsonable(last[uid])]
+                    next_cursor = {**cursor, "after": after}
+                else:
+                    if updated:
+                        top = frame[updated].dropna().max() if frame[updated].notna().any() else None
+                        watermark = max(filter(None, [watermark, _jsonable(top)]), default=None, key=_sort_key)
+                    next_cursor = {**cursor, "after": _jsonable(last[uid]), "watermark": watermark}
+                yield RawBatch(frame=_as_strings(frame), row_numbers=numbers, cursor=next_cursor)
+
+    def closing_cursor(self, cursor: dict) -> dict:
+        """After a full pass of a timestamped source, continue incrementally from its watermark."""
+        if self.source.updated_at:
+            watermark = cursor.get("watermark")
+            return {"mode": "incremental", "mapping": cursor["mapping"],
+                    "after": [watermark, None] if watermark is not None else None}
+        return {**cursor, "after": None}
+
+    def _query(self) -> sa.Select:
+        columns = [sa.column(self.source.unique_id)]
+        if self.source.updated_at:
+            columns.append(sa.column(self.source.updated_at))
+        inner = sa.text(self.source.query.strip().rstrip(";")).columns(*columns).subquery("q")
+        return sa.select(sa.literal_column("*")).select_from(inner), inner
+
+    def _paged(self, cursor: dict) -> sa.Select:
+        query, inner = self._query()
+        uid = inner.c[self.source.unique_id]
+        after = cursor.get("after")
+        if cursor["mode"] == "incremental":
+            ts = inner.c[self.source.updated_at]
+            if after:
+                at, last_id = _from_json(after[0]), _from_json(after[1])
+                newer = ts > at if last_id is None else sa.or_(ts > at, sa.and_(ts == at, uid > last_id))
+                query = query.where(newer)
+            return query.order_by(ts, uid)
+        if after is not None:
+            query = query.where(uid > _from_json(after))
+        return query.order_by(uid)
+
+
+def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Warehouse values become strings so every source goes through the same typed mapping."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
+        else:
+            out[column] = values.map(_to_text, na_action="ignore").astype("string")
+    return out
+
+
+def _to_text(value) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+def _jsonable(value):
+    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
+        return None
+    if isinstance(value, (datetime, pd.Timestamp)):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, dict):
+        if "datetime" in value:
+            return datetime.fromisoformat(value["datetime"])
+        if "date" in value:
+            return date.fromisoformat(value["date"])
+        if "decimal" in value:
+            return Decimal(value["decimal"])
+    return value
+
+
+def _sort_key(value):
+    decoded = _from_json(value)
+    return decoded.isoformat() if isinstance(decoded, (datetime, date)) else decoded

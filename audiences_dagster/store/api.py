@@ -1,0 +1,261 @@
+"""The store: connection, migrations, and the set-based writes every import goes through."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from audiences_dagster.config.models import AudiencesConfig
+from audiences_dagster.store import dialect
+from audiences_dagster.store.schema import ENTITIES, Tables, build_metadata, sql_type
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+TYPE_FAMILY = {"text": "text", "email": "text", "url": "text", "phone": "text",
+               "number": "number", "date": "date", "boolean": "boolean"}
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as configured; the message says what to fix."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class BatchCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: "BatchCounts") -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+class Store:
+    """One configured store (SQLite or PostgreSQL) and its tables."""
+
+    def __init__(self, url: str, fields: dict[str, dict[str, str]]):
+        self.url = url
+        self.fields = fields
+        self.engine = _engine(url)
+        self.tables = Tables(build_metadata(fields))
+
+    @classmethod
+    def from_config(cls, config: AudiencesConfig) -> "Store":
+        return cls(config.store_url(), {e: config.fields(e) for e in ENTITIES})
+
+    @property
+    def safe_url(self) -> str:
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Bring the schema to head (Alembic) and add columns for newly configured fields."""
+        try:
+            with self.engine.begin() as conn:
+                cfg = AlembicConfig()
+                cfg.set_main_option("script_location", str(MIGRATIONS))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                return self._add_field_columns(conn)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot reach the store at {self.safe_url}: {exc.orig}") from None
+
+    def _add_field_columns(self, conn: sa.Connection) -> list[str]:
+        inspector = sa.inspect(conn)
+        ops = Operations(MigrationContext.configure(conn))
+        added = []
+        for entity in ENTITIES:
+            for table_name in (f"source_{entity}", f"unified_{entity}"):
+                existing = {c["name"]: c["type"] for c in inspector.get_columns(table_name)}
+                for name, field_type in self.fields.get(entity, {}).items():
+                    wanted = [(name, sql_type(field_type))]
+                    if table_name.startswith("unified"):
+                        wanted.append((f"{name}__from", sa.BigInteger()))
+                    for column, column_type in wanted:
+                        if column in existing:
+                            _check_type(table_name, column, existing[column], field_type if column == name else None)
+                            continue
+                        ops.add_column(table_name, sa.Column(column, column_type))
+                        added.append(f"{table_name}.{column}")
+        return added
+
+    # -- sync state -----------------------------------------------------------------------
+
+    def sync_state(self, source: str) -> dict:
+        state = self.tables.sync_state
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(state).where(state.c.source == source)).mappings().first()
+        if row is None:
+            return {"cursor": None, "pass_number": 0, "pass_open": False, "last_full_sync_at": None}
+        out = dict(row)
+        out["cursor"] = json.loads(row["cursor"]) if row["cursor"] else None
+        return out
+
+    def save_sync_state(self, conn: sa.Connection, source: str, cursor: dict | None, *,
+                        pass_number: int, pass_open: bool, full_sync_done: bool = False) -> None:
+        state = self.tables.sync_state
+        values = {"cursor": json.dumps(cursor) if cursor is not None else None,
+                  "pass_number": pass_number, "pass_open": pass_open, "updated_at": utcnow()}
+        if full_sync_done:
+            values["last_full_sync_at"] = utcnow()
+        stmt = dialect.insert(conn, state).values(source=source, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
+
+    # -- import writes --------------------------------------------------------------------
+
+    def write_batch(self, conn: sa.Connection, *, source: str, entity: str, object_name: str | None,
+                    tier: str, rows: pd.DataFrame, keys: pd.DataFrame, run_id: str,
+                    seen_pass: int | None) -> BatchCounts:
+        """Upsert one mapped batch: only rows whose content changed are written and marked
+        pending for identity resolution; their identity keys follow in the same transaction."""
+        if rows.empty:
+            return BatchCounts()
+        src = self.tables.source(entity)
+        now = utcnow()
+        frame = rows.copy()
+        frame["source"], frame["object"], frame["tier"] = source, object_name, tier
+        frame["imported_at"], frame["run_id"], frame["seen_pass"] = now, run_id, seen_pass
+        stage = self._stage(conn, f"stage_{entity}", [c for c in src.c if c.name in frame.columns])
+        dialect.bulk_load(conn, stage, frame)
+
+        existing = conn.execute(
+            sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(
+                src.c.source == source, src.c.source_id == stage.c.source_id))
+        ).scalar_one()
+        if seen_pass is not None:
+            conn.execute(sa.update(src).where(
+                src.c.source == source, src.c.source_id.in_(sa.select(stage.c.source_id))
+            ).values(seen_pass=seen_pass))
+        columns = [c.name for c in stage.c]
+        ins = dialect.insert(conn, src).from_select(columns, sa.select(*stage.c).where(sa.true()))
+        data_columns = {c: ins.excluded[c] for c in columns if c not in ("source", "source_id")}
+        ins = ins.on_conflict_do_update(
+            index_elements=["source", "source_id"],
+            set_={**data_columns, "pending": sa.true(), "deleted_in_source": sa.false(), "deleted_at": None},
+            where=sa.or_(src.c.row_hash != ins.excluded.row_hash, src.c.deleted_in_source),
+        )
+        written = conn.execute(ins).rowcount
+        self._write_keys(conn, entity, source, stage, keys, now)
+        inserted = len(frame) - existing
+        return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(frame) - written)
+
+    def _write_keys(self, conn: sa.Connection, entity: str, source: str, stage: sa.Table,
+                    keys: pd.DataFrame, now: datetime) -> None:
+        """Replace the keys of the records this batch changed; unchanged keys (and any split
+        block on them) stay as they are."""
+        src, ik = self.tables.source(entity), self.tables.identity_keys
+        stage_keys = self._stage(conn, f"stage_keys_{entity}", [
+            sa.Column("source_id", sa.String(255)), sa.Column("key_type", sa.String(32)),
+            sa.Column("key_value", sa.String(2048))])
+        dialect.bulk_load(conn, stage_keys, keys)
+        changed = dialect.create_temp_table(conn, f"changed_{entity}", [
+            sa.Column("record_id", sa.BigInteger(), primary_key=True)])
+        conn.execute(sa.insert(changed).from_select(["record_id"], sa.select(src.c.id).join(
+            stage, sa.and_(src.c.source == source, src.c.source_id == stage.c.source_id)
+        ).where(src.c.imported_at == now)))
+        new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [
+            sa.Column("record_id", sa.BigInteger()), sa.Column("key_type", sa.String(32)),
+            sa.Column("key_value", sa.String(2048))])
+        conn.execute(sa.insert(new_keys).from_select(
+            ["record_id", "key_type", "key_value"],
+            sa.select(src.c.id, stage_keys.c.key_type, stage_keys.c.key_value)
+            .join(src, sa.and_(src.c.source == source, src.c.source_id == stage_keys.c.source_id))
+            .join(changed, changed.c.record_id == src.c.id)))
+        same_key = sa.and_(new_keys.c.record_id == ik.c.record_id, new_keys.c.key_type == ik.c.key_type,
+                           new_keys.c.key_value == ik.c.key_value)
+        conn.execute(sa.delete(ik).where(
+            ik.c.entity == entity, ik.c.record_id.in_(sa.select(changed.c.record_id)),
+            ~sa.exists().where(same_key)))
+        conn.execute(sa.insert(ik).from_select(
+            ["entity", "key_type", "key_value", "record_id"],
+            sa.select(sa.literal(entity), new_keys.c.key_type, new_keys.c.key_value, new_keys.c.record_id)
+            .where(~sa.exists().where(ik.c.entity == entity, same_key))))
+
+    def _stage(self, conn: sa.Connection, name: str, columns: list[sa.Column]) -> sa.Table:
+        copies = [sa.Column(c.name, c.type) for c in columns]
+        return dialect.create_temp_table(conn, name, copies)
+
+    def mark_unseen_deleted(self, conn: sa.Connection, source: str, entity: str, seen_pass: int) -> int:
+        """Rows missing from a full result are deleted in source: marked, never removed."""
+        src = self.tables.source(entity)
+        result = conn.execute(sa.update(src).where(
+            src.c.source == source, ~src.c.deleted_in_source,
+            sa.or_(src.c.seen_pass.is_(None), src.c.seen_pass < seen_pass),
+        ).values(deleted_in_source=True, deleted_at=utcnow(), pending=True))
+        return result.rowcount
+
+    def quarantine(self, conn: sa.Connection, source: str, run_id: str, entries: list[dict]) -> None:
+        if entries:
+            conn.execute(sa.insert(self.tables.quarantine),
+                         [{**e, "source": source, "run_id": run_id} for e in entries])
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def count(self, table: sa.Table, *where) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"store URL is not a valid SQLAlchemy URL: {exc}") from None
+    if parsed.drivername == "postgresql":
+        raise StoreError("name the driver in the store URL: postgresql+psycopg2://...")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-200000")
+    cursor.close()
+
+
+def _check_type(table: str, column: str, existing: sa.types.TypeEngine, field_type: str | None) -> None:
+    if field_type is None:
+        return
+    family = _family(existing)
+    if family and family != TYPE_FAMILY[field_type]:
+        raise StoreError(
+            f"{table}.{column} is stored as {family} but audiences.yaml now declares it '{field_type}'; "
+            f"map the column to a new field name instead of changing its type"
+        )
+
+
+def _family(column_type: sa.types.TypeEngine) -> str | None:
+    if isinstance(column_type, sa.Boolean):
+        return "boolean"
+    if isinstance(column_type, (sa.DateTime, sa.Date)):
+        return "date"
+    if isinstance(column_type, (sa.Float, sa.Numeric, sa.Integer)):
+        return "number"
+    if isinstance(column_type, (sa.String, sa.Text)):
+        return "text"
+    return None

@@ -1,0 +1,204 @@
+"""Every table of the store, declared once. Field columns come from the config at run time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+ENTITIES = ("people", "companies")
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT identity.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQL_TYPES: dict[str, sa.types.TypeEngine] = {
+    "text": sa.Text(),
+    "email": sa.String(320),
+    "url": sa.String(2048),
+    "phone": sa.String(32),
+    "number": sa.Float(),
+    "date": sa.DateTime(),
+    "boolean": sa.Boolean(),
+}
+
+
+def sql_type(field_type: str) -> sa.types.TypeEngine:
+    return SQL_TYPES[field_type]
+
+
+def _source_columns(entity: str) -> list[sa.Column]:
+    columns = [
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("object", sa.String(100)),
+        sa.Column("source_id", sa.String(255), nullable=False),
+        sa.Column("tier", sa.String(32), nullable=False),
+        sa.Column("source_updated_at", sa.DateTime()),
+        sa.Column("imported_at", sa.DateTime(), nullable=False),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("row_hash", sa.String(32), nullable=False),
+        sa.Column("deleted_in_source", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("deleted_at", sa.DateTime()),
+        sa.Column("seen_pass", sa.Integer()),
+        sa.Column("pending", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("unified_id", sa.BigInteger()),
+        sa.UniqueConstraint("source", "source_id"),
+        sa.Index(None, "unified_id"),
+        sa.Index(None, "pending"),
+    ]
+    if entity == "people":
+        columns += [
+            sa.Column("company_account_id", sa.String(255)),
+            sa.Column("company_account_source", sa.String(100)),
+            sa.Column("company_domain", sa.String(255)),
+            sa.Column("converted_to", sa.String(255)),
+        ]
+    return columns
+
+
+def _unified_columns(entity: str) -> list[sa.Column]:
+    columns = [
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("sources", sa.Text(), nullable=False, server_default=""),
+        sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("deleted_in_source", sa.Boolean(), nullable=False, server_default=sa.false()),
+    ]
+    if entity == "people":
+        columns.append(sa.Column("company_id", sa.BigInteger(), index=True))
+    return columns
+
+
+def _system_tables(metadata: sa.MetaData) -> None:
+    sa.Table(
+        "identity_keys", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("key_type", sa.String(32), nullable=False),
+        sa.Column("key_value", sa.String(2048), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("blocked", sa.String(64)),
+        sa.Index(None, "entity", "key_type", "key_value"),
+        sa.Index(None, "entity", "record_id"),
+    )
+    sa.Table(
+        "field_history", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("unified_id", sa.BigInteger(), nullable=False),
+        sa.Column("field", sa.String(64), nullable=False),
+        sa.Column("old_value", sa.Text()),
+        sa.Column("new_value", sa.Text()),
+        sa.Column("source", sa.String(100)),
+        sa.Column("source_record_id", sa.BigInteger()),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("changed_at", sa.DateTime(), nullable=False),
+        sa.Index(None, "entity", "unified_id"),
+    )
+    sa.Table(
+        "merge_log", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("survivor_id", sa.BigInteger(), nullable=False),
+        sa.Column("absorbed_id", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sa.String(32), nullable=False),
+        sa.Column("key_value", sa.String(2048)),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("merged_at", sa.DateTime(), nullable=False),
+        sa.Column("absorbed_created_at", sa.DateTime()),
+        sa.Column("undone_at", sa.DateTime()),
+        sa.Column("undone_by", sa.String(64)),
+        sa.Index(None, "entity", "survivor_id"),
+        sa.Index(None, "entity", "absorbed_id"),
+        sa.Index(None, "run_id"),
+    )
+    sa.Table(
+        "merge_members", metadata,
+        sa.Column("merge_id", sa.BigInteger(), primary_key=True),
+        sa.Column("record_id", sa.BigInteger(), primary_key=True),
+    )
+    sa.Table(
+        "blocked_links", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("key_type", sa.String(32), nullable=False),
+        sa.Column("key_value", sa.String(2048), nullable=False),
+        sa.Column("reason", sa.String(64), nullable=False),
+        sa.Column("detail", sa.Text()),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("detected_at", sa.DateTime(), nullable=False),
+    )
+    sa.Table(
+        "quarantine", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("row_number", sa.BigInteger()),
+        sa.Column("source_id", sa.String(255)),
+        sa.Column("field", sa.String(255)),
+        sa.Column("scope", sa.String(8), nullable=False),
+        sa.Column("reason", sa.String(64), nullable=False),
+        sa.Column("detail", sa.Text()),
+        sa.Column("raw", sa.Text()),
+        sa.Column("quarantined_at", sa.DateTime(), nullable=False),
+        sa.Index(None, "source", "reason"),
+    )
+    sa.Table(
+        "sync_state", metadata,
+        sa.Column("source", sa.String(100), primary_key=True),
+        sa.Column("cursor", sa.Text()),
+        sa.Column("pass_number", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("pass_open", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("last_full_sync_at", sa.DateTime()),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+    )
+    sa.Table(
+        "import_runs", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime()),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("stats", sa.JSON()),
+    )
+
+
+def build_metadata(fields: dict[str, dict[str, str]] | None = None) -> sa.MetaData:
+    """The store's tables; `fields` (entity -> field -> type) adds the configured field columns."""
+    metadata = sa.MetaData(naming_convention=NAMING)
+    _system_tables(metadata)
+    for entity in ENTITIES:
+        entity_fields = (fields or {}).get(entity, {})
+        source_cols = [sa.Column(name, sql_type(t)) for name, t in entity_fields.items()]
+        unified_cols = [sa.Column(name, sql_type(t)) for name, t in entity_fields.items()]
+        unified_cols += [sa.Column(f"{name}__from", sa.BigInteger()) for name in entity_fields]
+        sa.Table(f"source_{entity}", metadata, *_source_columns(entity), *source_cols)
+        sa.Table(f"unified_{entity}", metadata, *_unified_columns(entity), *unified_cols)
+    return metadata
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Typed access to the tables of one configured store."""
+
+    metadata: sa.MetaData
+
+    def source(self, entity: str) -> sa.Table:
+        return self.metadata.tables[f"source_{entity}"]
+
+    def unified(self, entity: str) -> sa.Table:
+        return self.metadata.tables[f"unified_{entity}"]
+
+    def __getattr__(self, name: str) -> sa.Table:
+        try:
+            return self.metadata.tables[name]
+        except KeyError:
+            raise AttributeError(name) from None
