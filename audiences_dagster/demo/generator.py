@@ -42,6 +42,8 @@ JUNK_EMAILS = ("test@test.com", "noreply@example.com")
 ROLE_MAILBOXES = ("info", "sales", "hello", "contact")
 BAD_SHARED_LINKEDIN = "https://www.linkedin.com/in/sarah-jennings-talent"
 BAD_SHARED_COUNT = 30
+ACME_WEBSITES = {0: "https://www.acme.com/", 1: "http://acme.co.uk/about"}
+ACME_WAREHOUSE_DOMAINS = {0: "acme.com", 1: "www.acme.co.uk"}
 BAD_DATES = ("31/02/2024", "yesterday")
 TOO_LONG = 5000
 
@@ -170,7 +172,8 @@ def generate_demo(out_dir: Path, seed: int = 7, people: int = 3000, companies: i
     _write_csv(out_dir / "salesforce_contacts.csv", CONTACT_COLUMNS, contacts)
     _write_csv(out_dir / "salesforce_leads.csv", LEAD_COLUMNS, leads)
     _write_csv(out_dir / "salesforce_accounts.csv", ACCOUNT_COLUMNS, accounts)
-    _write_csv(out_dir / "event_attendees.csv", ATTENDEE_COLUMNS, attendees, latin1_rows={latin1_row})
+    _write_csv(out_dir / "event_attendees.csv", ATTENDEE_COLUMNS, attendees,
+               latin1_rows=() if latin1_row is None else (latin1_row,))
     _write_warehouse(out_dir / "warehouse.db", users, warehouse_accounts)
     return {
         "salesforce_contacts.csv": len(contacts),
@@ -254,23 +257,23 @@ def _memberships(rng: random.Random, people: list[Person]) -> dict[str, list[Per
 
 def _role_emails(rng: random.Random, membership: dict[str, list[Person]]) -> dict[int, str]:
     """Several different people register with the same info@/sales@ mailbox of their company."""
-    candidates: dict[int, list[Person]] = {}
+    candidates: dict[int, dict[int, Person]] = {}
     for person in membership["event_attendees"] + membership["sf_leads"]:
-        group = candidates.setdefault(person.company.idx, [])
-        if person not in group:
-            group.append(person)
+        candidates.setdefault(person.company.idx, {})[person.idx] = person
     busy = sorted(idx for idx, group in candidates.items() if len(group) >= 4)
     role_emails: dict[int, str] = {}
     for company_idx in rng.sample(busy, min(6, len(busy))):
-        group = candidates[company_idx]
+        group = list(candidates[company_idx].values())
         mailbox = f"{rng.choice(ROLE_MAILBOXES)}@{group[0].company.domain}"
         for person in rng.sample(group, min(len(group), rng.randint(3, 5))):
             role_emails[person.idx] = mailbox
     return role_emails
 
 
-def _bad_linkedin_people(rng: random.Random, membership: dict[str, list[Person]], roles: dict[int, str]) -> frozenset[int]:
-    """One recruiter's profile URL was pasted into ~30 unrelated registrations and leads."""
+def _bad_linkedin_people(
+    rng: random.Random, membership: dict[str, list[Person]], roles: dict[int, str]
+) -> frozenset[int]:
+    """One recruiter's profile URL was pasted onto ~30 unrelated people (registrations and leads)."""
     pool = sorted({p.idx for p in membership["event_attendees"] + membership["sf_leads"] if p.idx not in roles})
     return frozenset(rng.sample(pool, min(BAD_SHARED_COUNT, len(pool))))
 
@@ -291,7 +294,8 @@ def _work_local(rng: random.Random, first: str, last: str) -> str:
 def _personal_local(rng: random.Random, first: str, last: str) -> str:
     """Personal mailboxes carry birth years and nicknames rather than clean name patterns."""
     f, l = _ascii_slug(first, ""), _ascii_slug(last, "")
-    return rng.choice([f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}", f"{l}.{f}"]) + rng.choice(["", str(rng.randint(70, 99)), str(rng.randint(1, 999))])
+    suffix = rng.choice(["", str(rng.randint(70, 99)), str(rng.randint(1, 999))])
+    return rng.choice([f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}", f"{l}.{f}"]) + suffix
 
 
 def _unique_email(rng: random.Random, local: str, domain: str, used: set[str]) -> str:
@@ -316,9 +320,13 @@ def _linkedin_slug(rng: random.Random, first: str, last: str, used: set[str]) ->
 def _phone(rng: random.Random, country: str) -> str:
     """Phones in the formats people actually type for their country."""
     if country == "uk":
-        return rng.choice(["+44 20 7946 {0:04d}", "020 7946 {0:04d}", "+442079460{0:03d}"]).format(rng.randrange(1000))
+        pattern = rng.choice(["+44 20 7946 {0:04d}", "+44 (0)20 7946 {0:04d}", "+442079460{0:03d}", "020 7946 {0:04d}"])
+        return pattern.format(rng.randrange(1000))
     if country == "de":
-        return rng.choice(["+49 30 901820{0:02d}", "030 901820{0:02d}", "+49 (0)30 901820{0:02d}"]).format(rng.randrange(100))
+        pattern = rng.choice(
+            ["+49 30 901820{0:02d}", "+49 (0)30 901820{0:02d}", "+4930901820{0:02d}", "030 901820{0:02d}"]
+        )
+        return pattern.format(rng.randrange(100))
     area, line = rng.choice([212, 312, 415, 512, 617, 646, 720, 206]), rng.randrange(100, 200)
     pattern = rng.choice(["({a}) 555-0{l}", "{a}-555-0{l}", "+1 {a} 555 0{l}", "{a}.555.0{l}", "+1{a}5550{l}"])
     return pattern.format(a=area, l=line)
@@ -327,10 +335,22 @@ def _phone(rng: random.Random, country: str) -> str:
 # ---------------------------------------------------------------- messy renderings
 
 
-def _timestamp(rng: random.Random, after: datetime = START) -> datetime:
-    """A moment inside the demo window (2024-01-01 .. 2026-06-30, UTC)."""
-    span = int((END - after).total_seconds())
+def _shuffled(rng: random.Random, people: list[Person]) -> list[Person]:
+    """Exports are not sorted by anything meaningful, so sources must not line up row for row."""
+    copy = list(people)
+    rng.shuffle(copy)
+    return copy
+
+
+def _timestamp(rng: random.Random, after: datetime = START, before: datetime = END) -> datetime:
+    """A moment inside the demo window (2024-01-01 .. 2026-06-30, UTC) unless narrowed."""
+    span = int((before - after).total_seconds())
     return after + timedelta(seconds=rng.randrange(max(span, 1)))
+
+
+def _picks(rng: random.Random, rows: list, count: int) -> list[int]:
+    """Distinct row positions to damage; fewer when a small demo has fewer rows."""
+    return rng.sample(range(len(rows)), min(count, len(rows)))
 
 
 def _sf_time(moment: datetime) -> str:
@@ -419,7 +439,7 @@ def _website(rng: random.Random, domain: str) -> str:
 def _company_name(rng: random.Random, company: Company) -> str:
     """Names drift between systems: legal suffixes, shouting, abbreviations."""
     roll = rng.random()
-    if roll < 0.25:
+    if roll < 0.25 and company.name.split()[-1] not in ("Corporation", "Ltd"):
         return f"{company.name} {rng.choice(LEGAL_SUFFIXES[company.country])}"
     if roll < 0.30:
         return company.name.upper()
@@ -481,7 +501,7 @@ def _contact_rows(
     rng: random.Random, world: World, ids: _SalesforceIds
 ) -> tuple[list[dict[str, str]], dict[int, str], dict[int, str]]:
     """Contacts plus the Contact and Account ids other Salesforce objects must reference."""
-    people = world.membership["sf_contacts"]
+    people = _shuffled(rng, world.membership["sf_contacts"])
     account_ids = {c.idx: ids.new("001") for c in sorted({p.company for p in people}, key=lambda c: c.idx)}
     rows, contact_ids = [], {}
     for person in people:
@@ -502,7 +522,7 @@ def _contact_rows(
 
 def _damage_contacts(rng: random.Random, rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Missing ids, bad dates, a pasted bio as title, and re-exported rows with the same Id."""
-    picks = rng.sample(range(len(rows)), 12)
+    picks = _picks(rng, rows, 10)
     for i in picks[:3]:
         rows[i]["Id"] = ""
     for i, bad in zip(picks[3:6], BAD_DATES + ("2025-13-45T25:61:00Z",)):
@@ -513,7 +533,7 @@ def _damage_contacts(rng: random.Random, rows: list[dict[str, str]]) -> list[dic
         later = dict(rows[i])
         later["Title"] = "Director of Revenue Operations"
         later["LastModifiedDate"] = _sf_time(_timestamp(rng, after=datetime(2026, 1, 1, tzinfo=timezone.utc)))
-        rows[i]["LastModifiedDate"] = _sf_time(_timestamp(rng, after=START).replace(year=2024))
+        rows[i]["LastModifiedDate"] = _sf_time(_timestamp(rng, before=datetime(2025, 1, 1, tzinfo=timezone.utc)))
         repeats.append(later)
     return rows + repeats
 
@@ -523,14 +543,17 @@ def _account_rows(
 ) -> list[dict[str, str]]:
     """Accounts for every company with contacts plus prospects without any, acme.com and acme.co.uk included."""
     wanted = set(account_ids) | {c.idx for c in world.companies if rng.random() < 0.35} | {0, 1}
-    subdomain_sites = set(rng.sample(sorted(wanted - {0, 1}), 10))
+    others = sorted(wanted - {0, 1})
+    subdomain_sites = set(rng.sample(others, min(10, len(others))))
     rows = []
     for company in world.companies:
         if company.idx not in wanted:
             continue
         account_id = account_ids.get(company.idx) or ids.new("001")
         website = _website(rng, company.domain)
-        if company.idx in subdomain_sites:
+        if company.idx in ACME_WEBSITES:
+            website = ACME_WEBSITES[company.idx]
+        elif company.idx in subdomain_sites:
             website = rng.choice(["https://www2.{d}/", "https://shop.{d}", "http://www2.{d}/home", "shop.{d}"]).format(
                 d=company.domain)
         rows.append({
@@ -542,7 +565,7 @@ def _account_rows(
             "Industry": _junk_or(rng, company.industry, 0.03) if rng.random() < 0.85 else "",
             "LastModifiedDate": _sf_time(_timestamp(rng)),
         })
-    for i in rng.sample(range(len(rows)), 4):
+    for i in _picks(rng, rows, 4):
         rows[i]["NumberOfEmployees"] = rng.choice(["ten", "ten", "50-100", "~200"])
     return rows
 
@@ -556,9 +579,9 @@ def _lead_rows(
     rng: random.Random, world: World, ids: _SalesforceIds, contact_ids: dict[int, str]
 ) -> list[dict[str, str]]:
     """Leads, ~8% converted into a Contact; some conversions are the only link to that contact."""
-    people = world.membership["sf_leads"]
+    people = _shuffled(rng, world.membership["sf_leads"])
     both = [p for p in people if p.idx in contact_ids]
-    converted = set(p.idx for p in rng.sample(both, min(len(both), round(len(people) * 0.06))))
+    converted = set(p.idx for p in rng.sample(both, min(len(both), round(len(people) * 0.065))))
     repeated = set(rng.sample(sorted(converted), len(converted) // 5))
     rows = []
     for person in people:
@@ -566,9 +589,10 @@ def _lead_rows(
         for _ in range(copies):
             contact_id = contact_ids[person.idx] if person.idx in converted else ""
             rows.append(_lead_row(rng, world, person, ids.new("00Q"), contact_id))
-    for i in rng.sample(range(len(rows)), 2):
+    picks = _picks(rng, rows, 4)
+    for i in picks[:2]:
         rows[i]["Id"] = ""
-    for i, bad in zip(rng.sample(range(len(rows)), 2), BAD_DATES):
+    for i, bad in zip(picks[2:], BAD_DATES):
         rows[i]["LastModifiedDate"] = bad
     return rows
 
@@ -594,10 +618,11 @@ def _lead_row(rng: random.Random, world: World, person: Person, lead_id: str, co
 # ---------------------------------------------------------------- event csv
 
 
-def _attendee_rows(rng: random.Random, world: World) -> tuple[list[dict[str, str]], int]:
+def _attendee_rows(rng: random.Random, world: World) -> tuple[list[dict[str, str]], int | None]:
     """Event registrations (hand-typed, personal emails, domains in every shape) and the Latin-1 row."""
-    rows = [_attendee_row(rng, world, person, n) for n, person in enumerate(world.membership["event_attendees"])]
-    picks = rng.sample(range(len(rows)), 8)
+    people = _shuffled(rng, world.membership["event_attendees"])
+    rows = [_attendee_row(rng, world, person, n) for n, person in enumerate(people)]
+    picks = _picks(rng, rows, 8)
     for i in picks[:3]:
         rows[i]["attendee_id"] = ""
     for i, bad in zip(picks[3:6], BAD_DATES + ("2025-02-30",)):
@@ -607,7 +632,7 @@ def _attendee_rows(rng: random.Random, world: World) -> tuple[list[dict[str, str
         later = dict(rows[i])
         later["opted_in"] = "no" if later["opted_in"] in ("yes", "true", "1") else "yes"
         repeats.append(later)
-    return rows + repeats, _latin1_row(rng, rows)
+    return rows + repeats, _latin1_row(rng, rows, set(picks))
 
 
 def _attendee_row(rng: random.Random, world: World, person: Person, n: int) -> dict[str, str]:
@@ -615,7 +640,8 @@ def _attendee_row(rng: random.Random, world: World, person: Person, n: int) -> d
     event_day = rng.choice(EVENT_DAYS)
     domain = person.company.domain
     company_domain = rng.choices(
-        [domain, f"www.{domain}", f"https://{domain}", f"https://www.{domain}/", domain.upper(), "", rng.choice(PLACEHOLDERS)],
+        [domain, f"www.{domain}", f"https://{domain}", f"https://www.{domain}/", domain.upper(), "",
+         rng.choice(PLACEHOLDERS)],
         [78, 7, 4, 3, 2, 4, 2],
     )[0]
     return {
@@ -630,10 +656,13 @@ def _attendee_row(rng: random.Random, world: World, person: Person, n: int) -> d
     }
 
 
-def _latin1_row(rng: random.Random, rows: list[dict[str, str]]) -> int:
+def _latin1_row(rng: random.Random, rows: list[dict[str, str]], damaged: set[int]) -> int | None:
     """The one registration an old kiosk exported in Latin-1 (José as b'Jos\\xe9': not valid UTF-8)."""
-    candidates = [i for i, row in enumerate(rows) if _latin1_only(row["first_name"] + row["last_name"])]
-    return rng.choice(candidates)
+    candidates = [
+        i for i, row in enumerate(rows)
+        if i not in damaged and _latin1_only(row["first_name"] + row["last_name"])
+    ]
+    return rng.choice(candidates) if candidates else None
 
 
 def _latin1_only(text: str) -> bool:
@@ -647,7 +676,7 @@ def _latin1_only(text: str) -> bool:
 def _product_user_rows(rng: random.Random, world: World) -> list[tuple]:
     """Product sign-ups: names often missing, titles phrased differently from the CRM."""
     rows = []
-    for n, person in enumerate(world.membership["product_users"]):
+    for n, person in enumerate(_shuffled(rng, world.membership["product_users"])):
         signup = _timestamp(rng)
         rows.append([
             10_000 + n,
@@ -666,7 +695,7 @@ def _product_user_rows(rng: random.Random, world: World) -> list[tuple]:
 
 def _damage_product_users(rng: random.Random, rows: list[list]) -> list[tuple]:
     """NULL keys, text in an integer column, bad dates and a user id repeated by a replica."""
-    picks = rng.sample(range(len(rows)), 9)
+    picks = _picks(rng, rows, 9)
     for i in picks[:2]:
         rows[i][0] = None
     for i in picks[2:5]:
@@ -677,7 +706,7 @@ def _damage_product_users(rng: random.Random, rows: list[list]) -> list[tuple]:
     for i in picks[7:9]:
         later = list(rows[i])
         later[7], later[8] = 12, 1
-        later[9] = _sql_time(_timestamp(rng, after=datetime(2026, 3, 1, tzinfo=timezone.utc)))
+        later[9] = _sql_time(datetime.fromisoformat(rows[i][9]) + timedelta(hours=rng.randint(1, 240)))
         repeats.append(later)
     return [tuple(row) for row in rows + repeats]
 
@@ -702,6 +731,7 @@ def _warehouse_account_rows(rng: random.Random, world: World) -> list[tuple]:
             continue
         domain = rng.choices([company.domain, f"www.{company.domain}", f"https://{company.domain}/", None, "unknown"],
                              [85, 6, 4, 3, 2])[0]
+        domain = ACME_WAREHOUSE_DOMAINS.get(company.idx, domain)
         rows.append((
             f"acct_{company.idx:05d}",
             _company_name(rng, company),
@@ -724,11 +754,16 @@ def _write_warehouse(path: Path, users: list[tuple], accounts: list[tuple]) -> N
         connection.execute(
             "CREATE TABLE accounts (account_key TEXT, name TEXT, domain TEXT, employees INTEGER, funding_stage TEXT)"
         )
-        connection.executemany(f"INSERT INTO product_users VALUES ({', '.join('?' * len(PRODUCT_USER_COLUMNS))})", users)
-        connection.executemany(f"INSERT INTO accounts VALUES ({', '.join('?' * len(WAREHOUSE_ACCOUNT_COLUMNS))})", accounts)
+        connection.executemany(_insert("product_users", PRODUCT_USER_COLUMNS), users)
+        connection.executemany(_insert("accounts", WAREHOUSE_ACCOUNT_COLUMNS), accounts)
         connection.commit()
     finally:
         connection.close()
+
+
+def _insert(table: str, columns: list[str]) -> str:
+    """A positional INSERT for one table, so row tuples stay in column order."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 # ---------------------------------------------------------------- csv output

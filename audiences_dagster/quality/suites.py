@@ -1,8 +1,9 @@
 """Great Expectations suites for the unified tables, evaluated in the database (SQLite or PostgreSQL).
 
 Regexes are written in the subset shared by Python `re` (what SQLAlchemy's pysqlite dialect
-registers as SQLite's REGEXP function) and PostgreSQL's `~` (ARE), and anchored with \\A and \\Z
-because Python's `$` also matches before a trailing newline.
+registers as SQLite's REGEXP function) and PostgreSQL's `~` (ARE), anchored with \\A and \\Z
+because Python's `$` also matches before a trailing newline. They avoid capturing groups
+and {m,n} upper bounds, which pushed PostgreSQL onto its slow path (~10x per row).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ if TYPE_CHECKING:
     from great_expectations.expectations.row_conditions import Condition
 
 _ATEXT = "a-z0-9!#$%&'*+/=?^_`{|}~-"
-_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_TLD = "([a-z]{2,63}|xn--[a-z0-9-]{1,59})"
-EMAIL_REGEX = rf"\A[{_ATEXT}]+(\.[{_ATEXT}]+)*@({_LABEL}\.)+{_TLD}\Z"
-LINKEDIN_URL_REGEX = r"\Ahttps://www\.linkedin\.com/(in|company|school)/[^/?#\s]+\Z"
-DOMAIN_REGEX = rf"\A(?!www\.)({_LABEL}\.)+{_TLD}\Z"
+_LABEL = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_TLD = "(?:[a-z]{2,}|xn--[a-z0-9-]+)"
+EMAIL_REGEX = rf"\A[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+{_TLD}\Z"
+LINKEDIN_URL_REGEX = r"\Ahttps://www\.linkedin\.com/(?:in|company|school)/[^/?#\s]+\Z"
+DOMAIN_REGEX = rf"\A(?!www\.)(?:{_LABEL}\.)+{_TLD}\Z"
 
 _LABEL_KEY = "audiences_label"
 _EXAMPLES = 3
@@ -236,9 +237,19 @@ def _failure_line(result: ExpectationValidationResult) -> str:
         return f"{head}: observed {outcome.get('observed_value')}, expected {_expected(result)}"
     examples = _examples(outcome.get("partial_unexpected_list") or [])
     return (
-        f"{head}: {outcome['unexpected_count']} unexpected of {outcome.get('element_count')} "
+        f"{head}: {outcome['unexpected_count']} unexpected of {_checked_count(outcome)} {_scope(outcome)}"
         f"({_percent(outcome.get('unexpected_percent'))}){examples}"
     )
+
+
+def _scope(outcome: Mapping[str, Any]) -> str:
+    """Say whether the count is of all live rows or only of those holding a value."""
+    return "non-null " if "missing_count" in outcome else ""
+
+
+def _checked_count(outcome: Mapping[str, Any]) -> int:
+    """Rows the expectation judged: GX skips NULLs for pattern checks and its percent is of those."""
+    return int(outcome.get("element_count") or 0) - int(outcome.get("missing_count") or 0)
 
 
 def _expected(result: ExpectationValidationResult) -> Any:

@@ -42,7 +42,7 @@ class SqlSource:
     def check(self) -> list[str]:
         """Connect and run the query with no rows: unreachable databases and missing columns
         fail here, before anything is written."""
-        query = self._query().limit(0)
+        query = self._query()[0].limit(0)
         try:
             with self.engine.connect() as conn:
                 columns = list(conn.execute(query).keys())
@@ -106,7 +106,7 @@ class SqlSource:
                     "after": [watermark, None] if watermark is not None else None}
         return {**cursor, "after": None}
 
-    def _query(self) -> sa.Select:
+    def _query(self) -> tuple[sa.Select, sa.Subquery]:
         columns = [sa.column(self.source.unique_id)]
         if self.source.updated_at:
             columns.append(sa.column(self.source.updated_at))

@@ -58,6 +58,8 @@ def _source_columns(entity: str) -> list[sa.Column]:
             sa.Column("company_account_source", sa.String(100)),
             sa.Column("company_domain", sa.String(255)),
             sa.Column("converted_to", sa.String(255)),
+            sa.Index(None, "company_domain"),
+            sa.Index(None, "company_account_source", "company_account_id"),
         ]
     return columns
 

@@ -1,0 +1,290 @@
+"""Identity resolution: pending source records join unified records through shared keys.
+
+Set-based connected components in the store: every pending record starts with a label (its
+unified id, or a provisional one), labels sharing a key take the smallest label until nothing
+changes. Existing ids always beat provisional ones, so an incremental run never renumbers a
+record; the oldest id survives a merge. Everything runs in one transaction: a crash leaves the
+pending flags in place and the next run redoes the work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from audiences_dagster.config.models import ENTITY_KEYS, AudiencesConfig
+from audiences_dagster.identity.survivorship import apply_survivorship
+from audiences_dagster.sources.mapping import CONVERSION_KEY
+from audiences_dagster.store import dialect
+from audiences_dagster.store.api import Store, utcnow
+
+# Provisional labels of records that have no unified id yet; always above any real id.
+OFFSET = 1 << 40
+MAX_ITERATIONS = 100
+
+
+@dataclass
+class ResolveReport:
+    entity: str
+    pending: int = 0
+    merges: Counter = field(default_factory=Counter)
+    blocked: Counter = field(default_factory=Counter)
+    created: int = 0
+    updated: int = 0
+    field_changes: int = 0
+    iterations: int = 0
+    seconds: float = 0.0
+
+    def as_metadata(self) -> dict:
+        return {
+            "pending_records": self.pending, "records_created": self.created,
+            "records_updated": self.updated, "merges": sum(self.merges.values()),
+            "merges_by_reason": dict(self.merges), "blocked_links": sum(self.blocked.values()),
+            "blocked_links_by_key": dict(self.blocked), "field_changes": self.field_changes,
+            "propagation_rounds": self.iterations, "seconds": round(self.seconds, 3),
+        }
+
+
+def key_priority(entity: str) -> dict[str, int]:
+    """Lead conversion first, then the entity's keys in PRODUCT.md §4 order."""
+    ranks = {CONVERSION_KEY: 0}
+    ranks.update({key: i + 1 for i, key in enumerate(ENTITY_KEYS[entity])})
+    return ranks
+
+
+def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> ResolveReport:
+    """Resolve every pending record of one entity into unified_<entity>."""
+    started = time.perf_counter()
+    report = ResolveReport(entity=entity)
+    now = utcnow()
+    with store.engine.begin() as conn:
+        resolver = _Resolver(conn, store, config, entity, run_id, now)
+        report.pending = resolver.collect_pending()
+        if report.pending:
+            resolver.build_edges()
+            report.blocked = resolver.apply_merge_protection()
+            report.iterations = resolver.propagate()
+            report.merges = resolver.log_merges()
+            resolver.assign()
+            counts = apply_survivorship(conn, store, config, entity, resolver.dirty(), run_id, now)
+            report.created, report.updated = counts["created"], counts["updated"]
+            report.field_changes = counts["field_changes"]
+            resolver.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Resolver:
+    """The steps of one resolution, sharing the connection and scratch tables."""
+
+    def __init__(self, conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
+                 run_id: str, now: datetime):
+        self.conn, self.store, self.config, self.entity = conn, store, config, entity
+        self.run_id, self.now = run_id, now
+        self.src = store.tables.source(entity)
+        self.keys = store.tables.identity_keys
+
+    def _temp(self, name: str, *columns: sa.Column) -> sa.Table:
+        return dialect.create_temp_table(self.conn, f"{name}_{self.entity}", list(columns))
+
+    def _label(self, table: sa.Table) -> sa.ColumnElement:
+        return sa.func.coalesce(table.c.unified_id, table.c.id + OFFSET)
+
+    def collect_pending(self) -> int:
+        self.pend = self._temp("pend", sa.Column("record_id", sa.BigInteger(), primary_key=True),
+                               sa.Column("label", sa.BigInteger()))
+        rows = self.conn.execute(sa.insert(self.pend).from_select(
+            ["record_id", "label"], sa.select(self.src.c.id, self._label(self.src)).where(self.src.c.pending)
+        )).rowcount
+        dialect.analyze(self.conn, self.pend)
+        return rows
+
+    def build_edges(self) -> None:
+        """Every (key, label) pair for keys a pending record holds; other holders come along."""
+        keys, src = self.keys, self.src
+        touched = self._temp("touched", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        self.conn.execute(sa.insert(touched).from_select(
+            ["key_type", "key_value"],
+            sa.select(keys.c.key_type, keys.c.key_value).distinct()
+            .join(self.pend, self.pend.c.record_id == keys.c.record_id)
+            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+        self.edges = self._temp("edges", sa.Column("key_type", sa.String(32)),
+                                sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
+        self.conn.execute(sa.insert(self.edges).from_select(
+            ["key_type", "key_value", "label"],
+            sa.select(keys.c.key_type, keys.c.key_value, self._label(src)).distinct()
+            .join(touched, sa.and_(touched.c.key_type == keys.c.key_type, touched.c.key_value == keys.c.key_value))
+            .join(src, src.c.id == keys.c.record_id)
+            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+        # Only keys held by two or more labels link anything.
+        linking = (sa.select(self.edges.c.key_type, self.edges.c.key_value)
+                   .group_by(self.edges.c.key_type, self.edges.c.key_value)
+                   .having(sa.func.count(sa.distinct(self.edges.c.label)) > 1).subquery())
+        self.conn.execute(sa.delete(self.edges).where(~sa.exists().where(
+            linking.c.key_type == self.edges.c.key_type, linking.c.key_value == self.edges.c.key_value)))
+        sa.Index(None, self.edges.c.key_type, self.edges.c.key_value).create(self.conn)
+        sa.Index(None, self.edges.c.label).create(self.conn)
+        dialect.analyze(self.conn, self.edges)
+
+    def apply_merge_protection(self) -> Counter:
+        """A linking key is blocked when the record it would build holds more distinct values of
+        some key type than the configured limit (one bad shared value cannot collapse many)."""
+        limits = self.config.identity.merge_protection
+        relevant = {k: v for k, v in limits.items() if k in ENTITY_KEYS[self.entity]}
+        if not relevant:
+            return Counter()
+        edges, keys, src = self.edges, self.keys, self.src
+        members = self._temp("members", sa.Column("label", sa.BigInteger()), sa.Column("record_id", sa.BigInteger()))
+        labels = sa.select(edges.c.label).distinct().subquery()
+        self.conn.execute(sa.insert(members).from_select(["label", "record_id"], sa.union_all(
+            sa.select(labels.c.label, src.c.id).join(src, src.c.unified_id == labels.c.label).where(labels.c.label < OFFSET),
+            sa.select(labels.c.label, labels.c.label - OFFSET).where(labels.c.label >= OFFSET),
+        )))
+        sa.Index(None, members.c.label).create(self.conn)
+        dialect.analyze(self.conn, members)
+        limit = sa.case(relevant, value=keys.c.key_type)
+        over = (
+            sa.select(edges.c.key_type, edges.c.key_value, keys.c.key_type.label("counted"),
+                      sa.func.count(sa.distinct(keys.c.key_value)).label("n"), limit.label("limit"))
+            .join(members, members.c.label == edges.c.label)
+            .join(keys, sa.and_(keys.c.record_id == members.c.record_id, keys.c.entity == self.entity))
+            .where(keys.c.blocked.is_(None), keys.c.key_type.in_(list(relevant)),
+                   edges.c.key_type != CONVERSION_KEY)
+            .group_by(edges.c.key_type, edges.c.key_value, keys.c.key_type)
+            .having(sa.func.count(sa.distinct(keys.c.key_value)) > limit)
+        )
+        rows = self.conn.execute(over).all()
+        blocked = Counter()
+        seen = set()
+        entries = []
+        for key_type, key_value, counted, n, cap in rows:
+            if (key_type, key_value) in seen:
+                continue
+            seen.add((key_type, key_value))
+            blocked[key_type] += 1
+            entries.append({
+                "entity": self.entity, "key_type": key_type, "key_value": key_value,
+                "reason": "merge_protection", "run_id": self.run_id, "detected_at": self.now,
+                "detail": f"linking on this {key_type} would give one record {n} distinct {counted} values (limit {cap})",
+            })
+        if entries:
+            self.conn.execute(sa.insert(self.store.tables.blocked_links), entries)
+            bad = self._temp("bad_keys", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+            self.conn.execute(sa.insert(bad), [{"key_type": e["key_type"], "key_value": e["key_value"]} for e in entries])
+            self.conn.execute(sa.delete(edges).where(sa.exists().where(
+                bad.c.key_type == edges.c.key_type, bad.c.key_value == edges.c.key_value)))
+        return blocked
+
+    def propagate(self) -> int:
+        """Min-label propagation over shared keys until no label moves (connected components)."""
+        edges = self.edges
+        self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
+                                 sa.Column("root", sa.BigInteger()), sa.Column("final", sa.BigInteger()))
+        every = sa.union(sa.select(edges.c.label), sa.select(self.pend.c.label)).subquery()
+        self.conn.execute(sa.insert(self.labels).from_select(["label", "root"], sa.select(every.c.label, every.c.label)))
+        key_root = self._temp("key_root", sa.Column("key_type", sa.String(32)),
+                              sa.Column("key_value", sa.String(2048)), sa.Column("root", sa.BigInteger()))
+        new_root = self._temp("new_root", sa.Column("label", sa.BigInteger(), primary_key=True),
+                              sa.Column("root", sa.BigInteger()))
+        labels = self.labels
+        rounds = 0
+        for rounds in range(1, MAX_ITERATIONS + 1):
+            self.conn.execute(sa.delete(key_root))
+            self.conn.execute(sa.insert(key_root).from_select(
+                ["key_type", "key_value", "root"],
+                sa.select(edges.c.key_type, edges.c.key_value, sa.func.min(labels.c.root))
+                .join(labels, labels.c.label == edges.c.label)
+                .group_by(edges.c.key_type, edges.c.key_value)))
+            self.conn.execute(sa.delete(new_root))
+            self.conn.execute(sa.insert(new_root).from_select(
+                ["label", "root"],
+                sa.select(edges.c.label, sa.func.min(key_root.c.root))
+                .join(key_root, sa.and_(key_root.c.key_type == edges.c.key_type,
+                                        key_root.c.key_value == edges.c.key_value))
+                .group_by(edges.c.label)))
+            moved = self.conn.execute(sa.update(labels).where(
+                labels.c.label == new_root.c.label, new_root.c.root < labels.c.root
+            ).values(root=new_root.c.root)).rowcount
+            if moved == 0:
+                break
+        self.conn.execute(sa.update(labels).values(final=sa.case(
+            (labels.c.root >= OFFSET, labels.c.root - OFFSET), else_=labels.c.root)))
+        return rounds
+
+    def log_merges(self) -> Counter:
+        """One merge_log row per absorbed label, with the strongest key it was linked by, and
+        merge_members listing the source records that came across (what a split gives back)."""
+        edges, labels, unified = self.edges, self.labels, self.store.tables.unified(self.entity)
+        merge_log, merge_members = self.store.tables.merge_log, self.store.tables.merge_members
+        priority = key_priority(self.entity)
+        names = {rank: key for key, rank in priority.items()}
+        prio = sa.case(priority, value=edges.c.key_type, else_=99)
+        absorbed = sa.and_(labels.c.label == edges.c.label, labels.c.root != labels.c.label)
+        best = self._temp("best", sa.Column("label", sa.BigInteger(), primary_key=True), sa.Column("prio", sa.Integer()))
+        self.conn.execute(sa.insert(best).from_select(
+            ["label", "prio"], sa.select(edges.c.label, sa.func.min(prio)).join(labels, absorbed).group_by(edges.c.label)))
+        key_value = (sa.select(sa.func.min(edges.c.key_value))
+                     .where(edges.c.label == best.c.label, prio == best.c.prio).scalar_subquery())
+        survivor = sa.select(labels.c.final).where(labels.c.label == best.c.label).scalar_subquery()
+        absorbed_id = sa.case((best.c.label >= OFFSET, best.c.label - OFFSET), else_=best.c.label)
+        created = sa.select(unified.c.created_at).where(unified.c.id == best.c.label).scalar_subquery()
+        self.conn.execute(sa.insert(merge_log).from_select(
+            ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
+            sa.select(sa.literal(self.entity), survivor, absorbed_id, sa.case(names, value=best.c.prio, else_="key"),
+                      key_value, sa.literal(self.run_id), sa.literal(self.now), created)))
+        this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity)
+        self.conn.execute(sa.insert(merge_members).from_select(["merge_id", "record_id"], sa.union_all(
+            sa.select(merge_log.c.id, self.src.c.id).join(self.src, self.src.c.unified_id == merge_log.c.absorbed_id)
+            .where(this_run, merge_log.c.merged_at == self.now, merge_log.c.absorbed_created_at.is_not(None)),
+            sa.select(merge_log.c.id, merge_log.c.absorbed_id)
+            .where(this_run, merge_log.c.merged_at == self.now, merge_log.c.absorbed_created_at.is_(None)),
+        )))
+        counts = self.conn.execute(
+            sa.select(merge_log.c.reason, sa.func.count()).where(this_run, merge_log.c.merged_at == self.now)
+            .group_by(merge_log.c.reason)).all()
+        return Counter(dict(counts))
+
+    def assign(self) -> None:
+        """Point source records at their final unified id; absorbed unified rows go away (the
+        merge log keeps them, and a split brings them back)."""
+        src, labels = self.src, self.labels
+        unified = self.store.tables.unified(self.entity)
+        moved = sa.and_(labels.c.label < OFFSET, labels.c.final != labels.c.label)
+        self.conn.execute(sa.update(src).where(src.c.unified_id == labels.c.label, moved).values(unified_id=labels.c.final))
+        final = sa.select(labels.c.final).where(labels.c.label == src.c.id + OFFSET).scalar_subquery()
+        self.conn.execute(sa.update(src).where(
+            src.c.unified_id.is_(None), src.c.id.in_(sa.select(self.pend.c.record_id))).values(unified_id=final))
+        self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
+        if self.entity == "companies":
+            people = self.store.tables.unified("people")
+            self.conn.execute(sa.update(people).where(people.c.company_id == labels.c.label, moved)
+                              .values(company_id=labels.c.final))
+
+    def dirty(self) -> sa.Table:
+        table = self._temp("dirty", sa.Column("uid", sa.BigInteger(), primary_key=True))
+        self.conn.execute(sa.insert(table).from_select(["uid"], sa.select(self.labels.c.final).distinct()))
+        dialect.analyze(self.conn, table)
+        return table
+
+    def finish(self) -> None:
+        src = self.src
+        self.conn.execute(sa.update(src).where(src.c.id.in_(sa.select(self.pend.c.record_id))).values(pending=False))
+        if self.entity == "companies":
+            self._wake_people_of_changed_companies()
+
+    def _wake_people_of_changed_companies(self) -> None:
+        """People whose company record was just created or merged re-pick their company."""
+        people, keys, src = self.store.tables.source("people"), self.keys, self.src
+        domains = (sa.select(keys.c.key_value)
+                   .join(self.pend, self.pend.c.record_id == keys.c.record_id)
+                   .where(keys.c.entity == "companies", keys.c.key_type == "domain"))
+        accounts = sa.select(src.c.source, src.c.source_id).join(self.pend, self.pend.c.record_id == src.c.id).subquery()
+        self.conn.execute(sa.update(people).where(sa.or_(
+            people.c.company_domain.in_(domains),
+            sa.exists().where(accounts.c.source == people.c.company_account_source,
+                              accounts.c.source_id == people.c.company_account_id),
+        )).values(pending=True))

@@ -1,0 +1,115 @@
+"""Import one source into the store, batch by batch, each batch committed with its cursor.
+
+A run killed between batches leaves every committed batch and its cursor in place; the next run
+resumes after the last one. Nothing is written before the source and the store have been checked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from audiences_dagster.config.models import AudiencesConfig
+from audiences_dagster.sources.base import SourceError
+from audiences_dagster.sources.csv_file import CsvSource
+from audiences_dagster.sources.mapping import map_batch
+from audiences_dagster.sources.sql_warehouse import SqlSource
+from audiences_dagster.store.api import BatchCounts, Store
+
+IMPORT_RECORDS_PER_CALL = 50_000
+EXPORT_RECORDS_PER_CALL = 10_000
+
+
+@dataclass
+class ImportReport:
+    source: str
+    entity: str
+    plan: str
+    rows_read: int = 0
+    counts: BatchCounts = field(default_factory=BatchCounts)
+    quarantined_rows: Counter = field(default_factory=Counter)
+    dropped_values: Counter = field(default_factory=Counter)
+    deleted_in_source: int = 0
+    batches: int = 0
+    resumed: bool = False
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def api_calls(self) -> int:
+        """The API math: records / 50,000 import calls (PRODUCT.md §3)."""
+        return math.ceil(self.rows_read / IMPORT_RECORDS_PER_CALL)
+
+    def as_metadata(self) -> dict:
+        return {
+            "plan": self.plan, "rows_read": self.rows_read, "inserted": self.counts.inserted,
+            "updated": self.counts.updated, "unchanged": self.counts.unchanged,
+            "quarantined_rows": sum(self.quarantined_rows.values()),
+            "quarantined_by_reason": dict(self.quarantined_rows),
+            "dropped_values_by_reason": dict(self.dropped_values),
+            "deleted_in_source": self.deleted_in_source, "batches": self.batches,
+            "api_calls_at_50k": self.api_calls, "resumed": self.resumed,
+            "skipped": self.skipped or "", "seconds": round(self.seconds, 3),
+        }
+
+
+def reader_for(name: str, config: AudiencesConfig) -> CsvSource | SqlSource:
+    kind = config.sources[name].kind
+    return CsvSource(name, config) if kind == "csv" else SqlSource(name, config)
+
+
+def import_source(store: Store, config: AudiencesConfig, name: str, run_id: str,
+                  full: bool = False) -> ImportReport:
+    """Read a source into source_<entity>; `full` forces a full pass (deletes become visible)."""
+    started = time.perf_counter()
+    source = config.sources[name]
+    reader = reader_for(name, config)
+    reader.check()
+    state = store.sync_state(name)
+    if isinstance(reader, SqlSource):
+        plan, cursor = reader.plan(state["cursor"], full=full, pass_open=state["pass_open"])
+    else:
+        plan, cursor = reader.plan(state["cursor"], full=full)
+    report = ImportReport(source=name, entity=source.entity, plan=plan.description, resumed=plan.resumed)
+    if plan.skip_reason:
+        report.skipped = plan.skip_reason
+        report.seconds = time.perf_counter() - started
+        return report
+
+    pass_number = state["pass_number"]
+    if plan.full_pass and not plan.resumed:
+        pass_number += 1
+        with store.engine.begin() as conn:
+            store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
+    seen_pass = pass_number if plan.full_pass else None
+
+    for raw in reader.batches(cursor):
+        mapped = map_batch(raw.frame, raw.row_numbers, name, config)
+        entries = raw.quarantine + mapped.quarantine
+        with store.engine.begin() as conn:
+            counts = store.write_batch(
+                conn, source=name, entity=source.entity, object_name=source.object,
+                tier=source.effective_tier.value, rows=mapped.rows, keys=mapped.keys,
+                run_id=run_id, seen_pass=seen_pass)
+            store.quarantine(conn, name, run_id, entries)
+            store.save_sync_state(conn, name, raw.cursor, pass_number=pass_number, pass_open=plan.full_pass)
+        cursor = raw.cursor
+        report.rows_read += len(raw.frame) + len(raw.quarantine)
+        report.counts.add(counts)
+        report.batches += 1
+        for entry in entries:
+            (report.quarantined_rows if entry["scope"] == "row" else report.dropped_values)[entry["reason"]] += 1
+
+    if plan.full_pass:
+        with store.engine.begin() as conn:
+            report.deleted_in_source = store.mark_unseen_deleted(conn, name, source.entity, pass_number)
+            closing = reader.closing_cursor(cursor) if isinstance(reader, SqlSource) else cursor
+            store.save_sync_state(conn, name, closing, pass_number=pass_number, pass_open=False,
+                                  full_sync_done=True)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+__all__ = ["ImportReport", "SourceError", "import_source", "reader_for"]

@@ -1,0 +1,263 @@
+"""Data-quality suites on unified tables, validated in the database on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from audiences_dagster.quality import SuiteResult, validate_unified_table
+
+ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+PEOPLE_FIELDS = {"email": "email", "linkedin_url": "url", "full_name": "text", "title": "text"}
+COMPANY_FIELDS = {"domain": "text", "linkedin_url": "url", "name": "text"}
+COLUMN_TYPES: dict[str, Any] = {
+    "text": sa.Text, "email": sa.Text, "url": sa.Text, "phone": sa.Text,
+    "number": sa.Float, "date": sa.Date, "boolean": sa.Boolean,
+}
+
+
+def _unavailable(reason: str) -> None:
+    """CI must exercise PostgreSQL; a laptop without the server may skip with the reason."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A throw-away database for the session, dropped even if connections linger."""
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        cause = str(exc.orig or exc).strip().splitlines()[0]
+        _unavailable(f"PostgreSQL on 127.0.0.1:5432 is unreachable (set CI=true to make this fail): {cause}")
+    name = f"aud_q_{uuid.uuid4().hex[:8]}"
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """The same test against a SQLite file and a PostgreSQL database (tables dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    engine = sa.create_engine(url)
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+def unified_table(name: str, fields: dict[str, str], *, primary_key: bool = True) -> sa.Table:
+    """A unified table shaped like the store's: id, system columns, each field plus its __from."""
+    columns = [
+        sa.Column("id", sa.Integer, primary_key=primary_key, autoincrement=False, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column("sources", sa.Text),
+        sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("deleted_in_source", sa.Boolean, nullable=False, server_default=sa.false()),
+    ]
+    for field, kind in fields.items():
+        columns += [sa.Column(field, COLUMN_TYPES[kind]), sa.Column(f"{field}__from", sa.Integer)]
+    return sa.Table(name, sa.MetaData(), *columns)
+
+
+def store(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    engine = sa.create_engine(url)
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    engine.dispose()
+
+
+def person(id_: int, **overrides: Any) -> dict[str, Any]:
+    """A clean, fully keyed, non-archived person."""
+    row = {
+        "id": id_,
+        "email": f"person.{id_}@acme.com",
+        "linkedin_url": f"https://www.linkedin.com/in/person-{id_}",
+        "full_name": f"Person {id_}",
+        "title": "Engineer",
+        "archived": False,
+    }
+    return row | overrides
+
+
+def company(id_: int, **overrides: Any) -> dict[str, Any]:
+    """A clean, fully keyed, non-archived company."""
+    row = {
+        "id": id_,
+        "domain": f"company{id_}.com",
+        "linkedin_url": f"https://www.linkedin.com/company/company-{id_}",
+        "name": f"Company {id_}",
+        "archived": False,
+    }
+    return row | overrides
+
+
+def validate_people(url: str, rows: list[dict[str, Any]], **kwargs: Any) -> SuiteResult:
+    """Store people rows and validate them with the default people fields."""
+    fields = kwargs.pop("fields", PEOPLE_FIELDS)
+    table = unified_table("unified_people", PEOPLE_FIELDS, primary_key=kwargs.pop("primary_key", True))
+    store(url, table, rows)
+    return validate_unified_table(url, "unified_people", "people", fields, kwargs.pop("fill_rate", {}))
+
+
+def failures_about(result: SuiteResult, needle: str) -> list[str]:
+    return [line for line in result.failures if needle in line]
+
+
+def test_clean_people_table_passes(store_url: str) -> None:
+    result = validate_people(store_url, [person(i) for i in range(1, 21)], fill_rate={"full_name": 1.0})
+
+    assert result.passed, result.failures + result.errors
+    assert result.failures == [] and result.errors == []
+    assert result.evaluated == result.successful > 0
+
+
+def test_clean_company_table_passes(store_url: str) -> None:
+    rows = [company(1), company(2, domain="acme.co.uk"), company(3, domain="xn--mnchen-3ya.de"),
+            company(4, linkedin_url="https://www.linkedin.com/school/acme-university")]
+    store(store_url, unified_table("unified_companies", COMPANY_FIELDS), rows)
+
+    result = validate_unified_table(store_url, "unified_companies", "companies", COMPANY_FIELDS, {"name": 1.0})
+
+    assert result.passed, result.failures + result.errors
+
+
+def test_invalid_email_fails_and_is_named_in_failures(store_url: str) -> None:
+    invalid = ["jane.doe@", "Jane.Doe@acme.com", "jane doe@acme.com", "jane..doe@acme.com", "jane@acme.com\n"]
+    rows = [person(1), person(2, email=None)]
+    rows += [person(i, email=email) for i, email in enumerate(invalid, start=3)]
+
+    result = validate_people(store_url, rows)
+
+    assert not result.passed
+    (line,) = failures_about(result, "expect_column_values_to_match_regex(email)")
+    assert f"{len(invalid)} unexpected of {len(rows) - 1} non-null" in line
+    assert "'jane.doe@'" in line
+    assert result.errors == []
+
+
+def test_non_canonical_linkedin_url_fails(store_url: str) -> None:
+    variants = [
+        "http://www.linkedin.com/in/jane", "https://linkedin.com/in/jane", "https://www.linkedin.com/in/jane/",
+        "https://www.linkedin.com/in/jane?trk=abc", "https://www.linkedin.com/pub/jane",
+        "HTTPS://WWW.LINKEDIN.COM/IN/JANE", "https://www.linkedin.com/in/jane\n", "https://www.linkedin.com/in/",
+    ]
+    rows = [person(1)] + [person(i, linkedin_url=url) for i, url in enumerate(variants, start=2)]
+
+    result = validate_people(store_url, rows)
+
+    assert not result.passed
+    (line,) = failures_about(result, "expect_column_values_to_match_regex(linkedin_url)")
+    assert f"{len(variants)} unexpected of {len(rows)} non-null" in line
+
+
+def test_company_domain_with_scheme_path_or_www_fails(store_url: str) -> None:
+    bad = ["https://acme.com", "www.acme.com", "acme.com/about", "Acme.com", "acme", "acme.com."]
+    rows = [company(1)] + [company(i, domain=domain) for i, domain in enumerate(bad, start=2)]
+    store(store_url, unified_table("unified_companies", COMPANY_FIELDS), rows)
+
+    result = validate_unified_table(store_url, "unified_companies", "companies", COMPANY_FIELDS, {})
+
+    assert not result.passed
+    (line,) = failures_about(result, "expect_column_values_to_match_regex(domain)")
+    assert f"{len(bad)} unexpected of {len(rows)} non-null" in line
+
+
+def test_record_without_any_identity_key_fails(store_url: str) -> None:
+    rows = [
+        person(1),
+        person(2, email=None),
+        person(3, linkedin_url=None),
+        person(4, email=None, linkedin_url=None),
+    ]
+
+    result = validate_people(store_url, rows)
+
+    assert not result.passed
+    (line,) = result.failures
+    assert "rows without linkedin_url / email" in line and "observed 1" in line
+
+
+def test_duplicate_id_fails(store_url: str) -> None:
+    rows = [person(1), person(7), person(7, email="other@acme.com", linkedin_url=None)]
+
+    result = validate_people(store_url, rows, primary_key=False)
+
+    assert not result.passed
+    (line,) = result.failures
+    assert line.startswith("expect_column_values_to_be_unique(id): 2 unexpected of 3 non-null")
+
+
+def test_fill_rate_below_threshold_fails_while_one_above_passes(store_url: str) -> None:
+    rows = [person(i, full_name=None if i % 2 else f"P {i}", title=None if i % 2 else "CTO") for i in range(1, 11)]
+
+    result = validate_people(store_url, rows, fill_rate={"full_name": 0.8, "title": 0.4})
+
+    assert not result.passed
+    (line,) = result.failures
+    assert line.startswith("expect_column_values_to_not_be_null(full_name): 5 unexpected of 10")
+    assert "| expect_column_values_to_not_be_null | title | yes |" in result.summary_markdown
+
+
+def test_archived_rows_are_ignored(store_url: str) -> None:
+    archived = dict(archived=True, full_name=None)
+    rows = [person(1), person(2),
+            person(2, email="bad@", linkedin_url="http://linkedin.com/in/x", **archived),
+            person(3, email=None, linkedin_url=None, **archived)]
+
+    result = validate_people(store_url, rows, primary_key=False, fill_rate={"full_name": 1.0})
+
+    assert result.passed, result.failures + result.errors
+
+
+def test_broken_expectation_is_reported_as_error_not_failure(store_url: str) -> None:
+    fields = PEOPLE_FIELDS | {"personal_email": "email"}
+
+    result = validate_people(store_url, [person(1)], fields=fields)
+
+    assert not result.passed
+    assert result.failures == []
+    (line,) = result.errors
+    assert line.startswith("expect_column_values_to_match_regex(personal_email):")
+    assert "personal_email" in line.split(":", 1)[1]
+    assert "| expect_column_values_to_match_regex | personal_email | error | - |" in result.summary_markdown
+
+
+def test_missing_table_is_reported_as_error(store_url: str) -> None:
+    result = validate_unified_table(store_url, "unified_people", "people", PEOPLE_FIELDS, {})
+
+    assert not result.passed
+    assert result.evaluated == 0
+    (line,) = result.errors
+    assert line.startswith("unified_people:")
+
+
+def test_summary_shows_each_expectation_with_unexpected_share(store_url: str) -> None:
+    result = validate_people(store_url, [person(1), person(2, email="x@")])
+
+    lines = result.summary_markdown.splitlines()
+    assert lines[0] == "| expectation | column | success | unexpected |"
+    assert len(lines) == 2 + result.evaluated
+    assert "| expect_column_values_to_match_regex | email | no | 1 / 50.00% |" in lines
