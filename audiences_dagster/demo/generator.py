@@ -500,7 +500,7 @@ def _sf_checksum(id15: str) -> str:
 def _contact_rows(
     rng: random.Random, world: World, ids: _SalesforceIds
 ) -> tuple[list[dict[str, str]], dict[int, str], dict[int, str]]:
-    """Contacts plus the Contact and Account ids other Salesforce objects must reference."""
+    """Contacts plus the Contact and Account ids other Salesforce objects may reference (never a blanked one)."""
     people = _shuffled(rng, world.membership["sf_contacts"])
     account_ids = {c.idx: ids.new("001") for c in sorted({p.company for p in people}, key=lambda c: c.idx)}
     rows, contact_ids = [], {}
@@ -517,7 +517,9 @@ def _contact_rows(
             "AccountId": account_ids[person.company.idx] if rng.random() > 0.01 else "",
             "LastModifiedDate": _sf_time(_timestamp(rng)),
         })
-    return _damage_contacts(rng, rows), contact_ids, account_ids
+    rows = _damage_contacts(rng, rows)
+    kept = {row["Id"] for row in rows}
+    return rows, {idx: cid for idx, cid in contact_ids.items() if cid in kept}, account_ids
 
 
 def _damage_contacts(rng: random.Random, rows: list[dict[str, str]]) -> list[dict[str, str]]:

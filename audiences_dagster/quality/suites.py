@@ -84,8 +84,12 @@ def _run_suite(
     return _summarize(definition.run(result_format="BASIC"))
 
 
-def build_expectations(entity: str, fields: Mapping[str, str], fill_rate: Mapping[str, float]) -> list[Expectation]:
+def build_expectations(
+    entity: str, fields: Mapping[str, str], fill_rate: Mapping[str, float]
+) -> list[Expectation]:
     """Fresh expectation objects for one suite (GX refuses to share them between suites)."""
+    if entity not in ENTITY_KEYS:
+        raise ValueError(f"unknown entity {entity!r}; expected one of {sorted(ENTITY_KEYS)}")
     active = _active_rows()
     return [
         *_id_expectations(active),
@@ -103,7 +107,7 @@ def _active_rows() -> Condition:
 
 
 def _id_expectations(active: Condition) -> list[Expectation]:
-    """Every live record needs a stable, unique id; `archived` must be set for the row filter to be sound."""
+    """Live records need a unique id; `archived` must never be NULL or the row filter would skip rows."""
     from great_expectations import expectations as gxe
 
     return [
@@ -128,7 +132,9 @@ def _format_expectations(entity: str, fields: Mapping[str, str], active: Conditi
     ]
 
 
-def _identity_expectations(entity: str, fields: Mapping[str, str], active: Condition) -> list[Expectation]:
+def _identity_expectations(
+    entity: str, fields: Mapping[str, str], active: Condition
+) -> list[Expectation]:
     """A record with no identity key can never be matched or deduplicated, so there must be none."""
     from great_expectations import expectations as gxe
     from great_expectations.expectations.row_conditions import Column
@@ -164,7 +170,7 @@ def _ephemeral_context() -> EphemeralDataContext:
 
 
 def _store_datasource(context: EphemeralDataContext, store_url: str) -> SQLDatasource:
-    """The dialect-specific GX datasource, which knows each dialect's quirks better than the generic one."""
+    """The dialect-specific GX datasource; the generic one only for other backends."""
     sources = context.data_sources
     adders = {"sqlite": sources.add_sqlite, "postgresql": sources.add_postgres}
     add = adders.get(make_url(store_url).get_backend_name(), sources.add_sql)
@@ -217,7 +223,8 @@ def _raised_messages(result: ExpectationValidationResult) -> list[str]:
     info = result.exception_info or {}
     if "raised_exception" in info:
         return [str(info.get("exception_message"))] if info.get("raised_exception") else []
-    return [str(v.get("exception_message")) for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    nested = [v for v in info.values() if isinstance(v, dict)]
+    return [str(v.get("exception_message")) for v in nested if v.get("raised_exception")]
 
 
 def _error_line(result: ExpectationValidationResult) -> str | None:
@@ -237,7 +244,8 @@ def _failure_line(result: ExpectationValidationResult) -> str:
         return f"{head}: observed {outcome.get('observed_value')}, expected {_expected(result)}"
     examples = _examples(outcome.get("partial_unexpected_list") or [])
     return (
-        f"{head}: {outcome['unexpected_count']} unexpected of {_checked_count(outcome)} {_scope(outcome)}"
+        f"{head}: {outcome['unexpected_count']} unexpected of "
+        f"{_checked_count(outcome)} {_scope(outcome)}"
         f"({_percent(outcome.get('unexpected_percent'))}){examples}"
     )
 

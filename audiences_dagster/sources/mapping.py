@@ -76,6 +76,8 @@ def map_batch(
             bucket = issues if reason in norm.ROW_PROBLEMS else value_issues
             bucket.append((mask, reason, mapping.column, raw[mapping.column]))
 
+    issues.append((_without_identity_key(out, raw, source), "no_identity_key", None, pd.Series(pd.NA, index=raw.index)))
+
     bad_row = pd.Series(False, index=raw.index)
     quarantine: list[dict] = []
     for mask, reason, column, values in issues:
@@ -95,6 +97,17 @@ def map_batch(
     out = _system_columns(out, raw[keep], source_name, source, config)
     return MappedBatch(rows=out.reset_index(drop=True), keys=_keys(out, source_name, config),
                        quarantine=quarantine, rows_read=len(raw))
+
+
+def _without_identity_key(out: pd.DataFrame, raw: pd.DataFrame, source: SourceConfig) -> pd.Series:
+    """Rows no key can ever match (no usable email/LinkedIn URL, or domain for companies)."""
+    has_key = pd.Series(False, index=out.index)
+    for field_name in source.key_fields().values():
+        has_key |= out[field_name].notna()
+    if source.lead_conversion:
+        converted = raw[source.lead_conversion.column].str.strip()
+        has_key |= converted.notna() & (converted != "")
+    return ~has_key
 
 
 def _clean_field(values: pd.Series, name: str, field_type: str, source: SourceConfig,
@@ -200,6 +213,8 @@ def _detail(reason: str, column: str | None, value) -> str:
         shown = shown[:77] + "..."
     if reason == "value_too_long":
         return f"column '{column}' holds {len(str(value))} characters"
+    if reason == "no_identity_key":
+        return "no usable identity key (after removing placeholders and invalid values)"
     if reason == "missing_unique_id":
         return f"unique id column '{column}' is empty"
     return f"column '{column}' value {shown!r}: {reason.replace('_', ' ')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,7 +39,7 @@ def postgres_database() -> Iterator[str]:
     except sa.exc.OperationalError as exc:
         admin.dispose()
         cause = str(exc.orig or exc).strip().splitlines()[0]
-        _unavailable(f"PostgreSQL on 127.0.0.1:5432 is unreachable (set CI=true to make this fail): {cause}")
+        _unavailable(f"PostgreSQL on 127.0.0.1:5432 is unreachable (CI=true makes this fail): {cause}")
     name = f"aud_q_{uuid.uuid4().hex[:8]}"
     quoted = admin.dialect.identifier_preparer.quote(name)
     with admin.connect() as conn:
@@ -52,7 +53,7 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test against a SQLite file and a PostgreSQL database (tables dropped after)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
@@ -82,6 +83,7 @@ def unified_table(name: str, fields: dict[str, str], *, primary_key: bool = True
 
 
 def store(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Create the table and insert the rows, leaving no connection open behind."""
     engine = sa.create_engine(url)
     table.create(engine)
     with engine.begin() as conn:
@@ -114,12 +116,17 @@ def company(id_: int, **overrides: Any) -> dict[str, Any]:
     return row | overrides
 
 
-def validate_people(url: str, rows: list[dict[str, Any]], **kwargs: Any) -> SuiteResult:
-    """Store people rows and validate them with the default people fields."""
-    fields = kwargs.pop("fields", PEOPLE_FIELDS)
-    table = unified_table("unified_people", PEOPLE_FIELDS, primary_key=kwargs.pop("primary_key", True))
-    store(url, table, rows)
-    return validate_unified_table(url, "unified_people", "people", fields, kwargs.pop("fill_rate", {}))
+def validate_people(
+    url: str,
+    rows: list[dict[str, Any]],
+    *,
+    fields: dict[str, str] = PEOPLE_FIELDS,
+    fill_rate: dict[str, float] | None = None,
+    primary_key: bool = True,
+) -> SuiteResult:
+    """Store people rows in a table with the default people fields, then validate it."""
+    store(url, unified_table("unified_people", PEOPLE_FIELDS, primary_key=primary_key), rows)
+    return validate_unified_table(url, "unified_people", "people", fields, fill_rate or {})
 
 
 def failures_about(result: SuiteResult, needle: str) -> list[str]:
@@ -127,7 +134,9 @@ def failures_about(result: SuiteResult, needle: str) -> list[str]:
 
 
 def test_clean_people_table_passes(store_url: str) -> None:
-    result = validate_people(store_url, [person(i) for i in range(1, 21)], fill_rate={"full_name": 1.0})
+    rows = [person(i) for i in range(1, 20)] + [person(20, email="o'brien+news@mail.acme-corp.co.uk")]
+
+    result = validate_people(store_url, rows, fill_rate={"full_name": 1.0})
 
     assert result.passed, result.failures + result.errors
     assert result.failures == [] and result.errors == []
@@ -139,13 +148,17 @@ def test_clean_company_table_passes(store_url: str) -> None:
             company(4, linkedin_url="https://www.linkedin.com/school/acme-university")]
     store(store_url, unified_table("unified_companies", COMPANY_FIELDS), rows)
 
-    result = validate_unified_table(store_url, "unified_companies", "companies", COMPANY_FIELDS, {"name": 1.0})
+    result = validate_unified_table(
+        store_url, "unified_companies", "companies", COMPANY_FIELDS, {"name": 1.0}
+    )
 
     assert result.passed, result.failures + result.errors
 
 
 def test_invalid_email_fails_and_is_named_in_failures(store_url: str) -> None:
-    invalid = ["jane.doe@", "Jane.Doe@acme.com", "jane doe@acme.com", "jane..doe@acme.com", "jane@acme.com\n"]
+    invalid = [
+        "jane.doe@", "Jane.Doe@acme.com", "jane doe@acme.com", "jane..doe@acme.com", "jane@acme.com\n",
+    ]
     rows = [person(1), person(2, email=None)]
     rows += [person(i, email=email) for i, email in enumerate(invalid, start=3)]
 
@@ -160,9 +173,14 @@ def test_invalid_email_fails_and_is_named_in_failures(store_url: str) -> None:
 
 def test_non_canonical_linkedin_url_fails(store_url: str) -> None:
     variants = [
-        "http://www.linkedin.com/in/jane", "https://linkedin.com/in/jane", "https://www.linkedin.com/in/jane/",
-        "https://www.linkedin.com/in/jane?trk=abc", "https://www.linkedin.com/pub/jane",
-        "HTTPS://WWW.LINKEDIN.COM/IN/JANE", "https://www.linkedin.com/in/jane\n", "https://www.linkedin.com/in/",
+        "http://www.linkedin.com/in/jane",
+        "https://linkedin.com/in/jane",
+        "https://www.linkedin.com/in/jane/",
+        "https://www.linkedin.com/in/jane?trk=abc",
+        "https://www.linkedin.com/pub/jane",
+        "HTTPS://WWW.LINKEDIN.COM/IN/JANE",
+        "https://www.linkedin.com/in/jane\n",
+        "https://www.linkedin.com/in/",
     ]
     rows = [person(1)] + [person(i, linkedin_url=url) for i, url in enumerate(variants, start=2)]
 
@@ -211,7 +229,8 @@ def test_duplicate_id_fails(store_url: str) -> None:
 
 
 def test_fill_rate_below_threshold_fails_while_one_above_passes(store_url: str) -> None:
-    rows = [person(i, full_name=None if i % 2 else f"P {i}", title=None if i % 2 else "CTO") for i in range(1, 11)]
+    half_filled = {"full_name": None, "title": None}
+    rows = [person(i, **half_filled) if i % 2 else person(i) for i in range(1, 11)]
 
     result = validate_people(store_url, rows, fill_rate={"full_name": 0.8, "title": 0.4})
 
@@ -242,7 +261,8 @@ def test_broken_expectation_is_reported_as_error_not_failure(store_url: str) -> 
     (line,) = result.errors
     assert line.startswith("expect_column_values_to_match_regex(personal_email):")
     assert "personal_email" in line.split(":", 1)[1]
-    assert "| expect_column_values_to_match_regex | personal_email | error | - |" in result.summary_markdown
+    row = "| expect_column_values_to_match_regex | personal_email | error | - |"
+    assert row in result.summary_markdown
 
 
 def test_missing_table_is_reported_as_error(store_url: str) -> None:

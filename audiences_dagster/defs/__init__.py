@@ -1,0 +1,27 @@
+"""Dagster wiring only: everything here is built from audiences.yaml by `build_definitions`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from audiences_dagster.config import AudiencesConfig
+from audiences_dagster.defs.assets import build_import_asset, build_unified_asset
+from audiences_dagster.defs.automation import automation_sensor
+from audiences_dagster.defs.checks import build_quality_checks
+from audiences_dagster.defs.resources import AudiencesResource
+from audiences_dagster.store.schema import ENTITIES
+
+
+def build_definitions(config: AudiencesConfig, config_path: str) -> dg.Definitions:
+    entities = [e for e in ENTITIES if config.sources_for(e)]
+    assets = [build_import_asset(name, config) for name in config.sources]
+    assets += [build_unified_asset(e, config) for e in entities]
+    checks = [check for e in entities for check in build_quality_checks(e, config)]
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        sensors=[automation_sensor],
+        resources={"audiences": AudiencesResource(config_path=config_path)},
+        # The heavy work is SQL in the store: a process per step would only add seconds of startup.
+        executor=dg.in_process_executor,
+    )

@@ -1,0 +1,55 @@
+"""Blocking data-quality checks on the unified tables: Great Expectations in the database, plus
+a cheap structural check that nothing is left unresolved."""
+
+
+import dagster as dg
+import sqlalchemy as sa
+
+from audiences_dagster.config import AudiencesConfig
+from audiences_dagster.defs.assets import unified_key
+from audiences_dagster.defs.resources import AudiencesResource
+from audiences_dagster.quality.suites import validate_unified_table
+
+GX_CHECK = "great_expectations_suite"
+RESOLVED_CHECK = "all_source_records_resolved"
+
+
+def build_quality_checks(entity: str, config: AudiencesConfig) -> list[dg.AssetChecksDefinition]:
+    key = unified_key(entity)
+
+    @dg.asset_check(
+        asset=key, name=GX_CHECK, blocking=True,
+        automation_condition=dg.AutomationCondition.eager(),
+        description="Valid emails, domains and LinkedIn URLs; unique ids; no record without an identity "
+                    "key; fill-rate thresholds from audiences.yaml. Validated in the store by Great Expectations.",
+    )
+    def _gx(audiences: AudiencesResource) -> dg.AssetCheckResult:
+        cfg = audiences.config
+        result = validate_unified_table(
+            audiences.store.url, f"unified_{entity}", entity, cfg.fields(entity),
+            cfg.checks.fill_rate.get(entity, {}))
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=None if result.passed else "; ".join(result.errors + result.failures)[:1000],
+            metadata={"evaluated": result.evaluated, "successful": result.successful,
+                      "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in result.failures) or "none"),
+                      "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in result.errors) or "none"),
+                      "summary": dg.MetadataValue.md(result.summary_markdown)},
+        )
+
+    @dg.asset_check(
+        asset=key, name=RESOLVED_CHECK, blocking=True,
+        automation_condition=dg.AutomationCondition.eager(),
+        description="Every source record belongs to exactly one unified record that exists.",
+    )
+    def _resolved(audiences: AudiencesResource) -> dg.AssetCheckResult:
+        store = audiences.store
+        src, unified = store.tables.source(entity), store.tables.unified(entity)
+        pending = store.count(src, src.c.pending)
+        orphans = store.count(src, ~sa.exists().where(unified.c.id == src.c.unified_id))
+        return dg.AssetCheckResult(
+            passed=pending == 0 and orphans == 0, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"pending_records": pending, "records_without_unified_row": orphans})
+
+    return [_gx, _resolved]
