@@ -58,7 +58,7 @@ def _company_value(store: Store, src: sa.Table):
 
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
-                       dirty: sa.Table, run_id: str, now: datetime) -> dict[str, int]:
+                       dirty: sa.Table, run_id: str, now: datetime, created_event: str = CREATED) -> dict[str, int]:
     """Recompute the unified rows of the ids in `dirty` (a table with column uid) from their
     source records: update existing rows with history, insert new ones."""
     src, unified = store.tables.source(entity), store.tables.unified(entity)
@@ -74,7 +74,7 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     subqueries = {name: _ranked_winner(config, src, dirty, entity, name, src.c[name]) for name in fields}
     if entity == "people" and "companies" in store.fields:
         subqueries["company_id"] = _ranked_winner(config, src, dirty, entity, "company_id", _company_value(store, src))
-    summary = _summary(conn, src, dirty)
+    summary = _summary(src, dirty)
     select = sa.select(dirty.c.uid)
     columns = ["uid"]
     frm = dirty.outerjoin(summary, summary.c.uid == dirty.c.uid)
@@ -99,7 +99,7 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     history = store.tables.field_history
     conn.execute(sa.insert(history).from_select(
         ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
-        sa.select(sa.literal(entity), winners.c.uid, sa.literal(CREATED), winners.c.sources,
+        sa.select(sa.literal(entity), winners.c.uid, sa.literal(created_event), winners.c.sources,
                   sa.literal(run_id), sa.literal(now)).where(~existing)))
     created = conn.execute(sa.insert(unified).from_select(
         ["id", *assignments, "created_at", "updated_at"],
@@ -108,13 +108,11 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     return {"updated": updated, "created": created, "field_changes": changes}
 
 
-def _summary(conn: sa.Connection, src: sa.Table, dirty: sa.Table) -> sa.Subquery:
+def _summary(src: sa.Table, dirty: sa.Table) -> sa.Subquery:
     """Sources feeding each record, and whether every one of them deleted it."""
-    names = sa.select(src.c.unified_id, src.c.source).join(dirty, dirty.c.uid == src.c.unified_id).distinct().subquery()
-    if dialect.is_postgres(conn):
-        joined = sa.func.string_agg(names.c.source, sa.literal_column("','"), order_by=names.c.source)
-    else:
-        joined = sa.func.group_concat(names.c.source, ",")
+    names = (sa.select(src.c.unified_id, src.c.source).join(dirty, dirty.c.uid == src.c.unified_id).distinct()
+             .order_by(src.c.unified_id, src.c.source).subquery())
+    joined = sa.func.aggregate_strings(names.c.source, ",")
     listing = sa.select(names.c.unified_id.label("uid"), joined.label("sources")).group_by(names.c.unified_id).subquery()
     deleted = (
         sa.select(src.c.unified_id.label("uid"),

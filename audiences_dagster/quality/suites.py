@@ -3,7 +3,9 @@
 Regexes are written in the subset shared by Python `re` (what SQLAlchemy's pysqlite dialect
 registers as SQLite's REGEXP function) and PostgreSQL's `~` (ARE), anchored with \\A and \\Z
 because Python's `$` also matches before a trailing newline. They avoid capturing groups
-and {m,n} upper bounds, which pushed PostgreSQL onto its slow path (~10x per row).
+and {m,n} upper bounds, which pushed PostgreSQL onto its slow path (~10x per row). Non-ASCII
+letters are allowed in emails and domains because the normalizer keeps IDNs in Unicode
+(email-validator's normalized form turns xn--mnchen-3ya.de into münchen.de).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
     from great_expectations.expectations.row_conditions import Condition
 
-_ATEXT = "a-z0-9!#$%&'*+/=?^_`{|}~-"
-_LABEL = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-_TLD = "(?:[a-z]{2,}|xn--[a-z0-9-]+)"
+_NON_ASCII = r"\u0080-\U0010ffff"
+_ATEXT = f"a-z0-9!#$%&'*+/=?^_`{{|}}~{_NON_ASCII}-"
+_LABEL_CHAR = f"[a-z0-9{_NON_ASCII}]"
+_LABEL = f"{_LABEL_CHAR}(?:[a-z0-9{_NON_ASCII}-]*{_LABEL_CHAR})?"
+_TLD = f"(?:[a-z{_NON_ASCII}]{{2,}}|xn--[a-z0-9-]+)"
 EMAIL_REGEX = rf"\A[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+{_TLD}\Z"
 LINKEDIN_URL_REGEX = r"\Ahttps://www\.linkedin\.com/(?:in|company|school)/[^/?#\s]+\Z"
 DOMAIN_REGEX = rf"\A(?!www\.)(?:{_LABEL}\.)+{_TLD}\Z"

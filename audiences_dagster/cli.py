@@ -1,0 +1,167 @@
+"""The `audiences` command: run the demo, materialize the graph, read history, undo merges."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from audiences_dagster.config import ConfigError, config_path, load_config
+
+HOME_ENV = "AUDIENCES_HOME"
+DEMO_CONFIG = Path(__file__).parent / "demo" / "audiences.yaml"
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ["AUDIENCES_CONFIG"] = str(Path(args.config).resolve())
+    try:
+        return args.handler(args) or 0
+    except ConfigError as exc:
+        print(f"ConfigError: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the user sees one line naming what to fix, not a traceback
+        from audiences_dagster.identity.merges import MergeError
+        from audiences_dagster.sources.base import SourceError
+        from audiences_dagster.store.api import StoreError
+
+        if isinstance(exc, (SourceError, StoreError, MergeError)):
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiences", description=__doc__)
+    parser.add_argument("--config", help="path to audiences.yaml (default: $AUDIENCES_CONFIG or ./audiences.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate the bundled demo data and materialize the whole graph")
+    demo.add_argument("--home", default=os.environ.get(HOME_ENV, ".audiences_home"))
+    demo.add_argument("--people", type=int, default=3000)
+    demo.add_argument("--companies", type=int, default=600)
+    demo.set_defaults(handler=_demo)
+
+    run = sub.add_parser("run", help="materialize every asset and check (Dagster instance from $DAGSTER_HOME)")
+    run.set_defaults(handler=_run)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the store schema")
+    migrate.set_defaults(handler=_migrate)
+
+    history = sub.add_parser("history", help="a record's field changes, merges and splits")
+    history.add_argument("entity", choices=["people", "companies"])
+    history.add_argument("record_id", type=int)
+    history.set_defaults(handler=_history)
+
+    merges = sub.add_parser("merges", help="the merge log, newest first")
+    merges.add_argument("entity", choices=["people", "companies"])
+    merges.add_argument("--record", type=int, help="only merges into or out of this record")
+    merges.add_argument("--limit", type=int, default=20)
+    merges.set_defaults(handler=_merges)
+
+    split = sub.add_parser("split", help="undo a merge: the absorbed records come back as they were")
+    split.add_argument("merge_id", type=int)
+    split.set_defaults(handler=_split)
+    return parser
+
+
+def _store():
+    from audiences_dagster.store.api import Store
+
+    config = load_config()
+    store = Store.from_config(config)
+    store.migrate()
+    return config, store
+
+
+def _migrate(args) -> int:
+    _, store = _store()
+    print(f"store at {store.safe_url} is up to date")
+    return 0
+
+
+def _run(args) -> int:
+    from audiences_dagster.defs.runner import materialize_all, print_summary
+
+    config = load_config()
+    result = materialize_all(config_path())
+    print_summary(config, result)
+    return 0 if result.success else 1
+
+
+def _demo(args) -> int:
+    """Fresh demo data and store each time, in a project-local home; Dagster runs are kept."""
+    from audiences_dagster.demo import generate_demo
+    from audiences_dagster.defs.runner import materialize_all, print_summary
+
+    home = Path(args.home).resolve()
+    data = home / "demo"
+    if data.exists():
+        shutil.rmtree(data)
+    counts = generate_demo(data, people=args.people, companies=args.companies)
+    shutil.copy(DEMO_CONFIG, data / "audiences.yaml")
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ["AUDIENCES_CONFIG"] = str(data / "audiences.yaml")
+    print(f"demo data in {data}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    config = load_config(data / "audiences.yaml")
+    result = materialize_all(data / "audiences.yaml")
+    print_summary(config, result)
+    print(f"\nDagster instance: {dagster_home}  (open it with `make ui`)")
+    return 0 if result.success else 1
+
+
+def _history(args) -> int:
+    from audiences_dagster.identity.merges import current_id, record_history
+
+    _, store = _store()
+    now = current_id(store, args.entity, args.record_id)
+    if now is None:
+        print(f"no {args.entity} record {args.record_id}", file=sys.stderr)
+        return 1
+    if now != args.record_id:
+        print(f"record {args.record_id} was merged into {now}; showing {now}")
+    for e in record_history(store, args.entity, now):
+        what = f"{e['field']}: {e['old']!r} -> {e['new']!r}" if e["field"] else e["new"]
+        source = f" [{e['source']}]" if e["source"] else ""
+        print(f"{e['at']:%Y-%m-%d %H:%M:%S}  #{e['record']:<8} {e['event']:<18} {what}{source}  run {e['run']}")
+    return 0
+
+
+def _merges(args) -> int:
+    import sqlalchemy as sa
+
+    _, store = _store()
+    log = store.tables.merge_log
+    stmt = sa.select(log).where(log.c.entity == args.entity).order_by(log.c.id.desc()).limit(args.limit)
+    if args.record is not None:
+        stmt = stmt.where(sa.or_(log.c.survivor_id == args.record, log.c.absorbed_id == args.record))
+    with store.engine.connect() as conn:
+        for row in conn.execute(stmt).mappings():
+            state = f"undone {row['undone_at']:%Y-%m-%d %H:%M}" if row["undone_at"] else ""
+            print(f"#{row['id']:<7} {row['absorbed_id']} -> {row['survivor_id']}  {row['reason']:<15} "
+                  f"{row['key_value'] or ''}  {row['merged_at']:%Y-%m-%d %H:%M:%S} {state}")
+    return 0
+
+
+def _split(args) -> int:
+    from audiences_dagster.identity.merges import split_merge
+
+    config, store = _store()
+    report = split_merge(store, config, args.merge_id, f"split-{uuid.uuid4().hex[:12]}")
+    print(f"merge #{report.merge_id} undone: record {report.restored_id} restored from {report.survivor_id} "
+          f"({report.records_moved} source record(s) moved, {report.keys_blocked} key(s) blocked from relinking)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Materialize the whole graph in-process against the Dagster instance in $DAGSTER_HOME, so
+runs started from the CLI (and `make demo`) show up in the Dagster UI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from audiences_dagster.config import AudiencesConfig, load_config
+from audiences_dagster.defs import build_definitions
+from audiences_dagster.store import reports
+from audiences_dagster.store.api import Store
+from audiences_dagster.store.schema import ENTITIES
+
+
+def materialize_all(config_file: str | os.PathLike) -> dg.ExecuteInProcessResult:
+    path = str(Path(config_file).resolve())
+    defs = build_definitions(load_config(path), path)
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    return job.execute_in_process(instance=instance, raise_on_error=False, tags={"audiences/trigger": "cli"})
+
+
+def print_summary(config: AudiencesConfig, result: dg.ExecuteInProcessResult) -> None:
+    """Records read per source, unified records, merges, quarantine and checks, in one screen."""
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    print("\nRecords read per source")
+    for name, source in config.sources.items():
+        m = meta.get(f"import_{name}", {})
+        read = m["rows_read"].value if "rows_read" in m else "not run"
+        print(f"  {name:<22} {source.entity:<10} {read!s:>8}")
+    store = Store.from_config(config)
+    try:
+        print("\nUnified records")
+        for entity in ENTITIES:
+            if not config.sources_for(entity):
+                continue
+            counts = reports.entity_counts(store, entity)
+            merges = reports.merges_by_reason(store, entity)
+            blocked = reports.blocked_links(store, entity)
+            print(f"  {entity:<10} {counts['unified_records']:>7,} from {counts['source_records']:,} source records; "
+                  f"merges by reason: {_pairs(merges)}; links blocked by merge protection: {_pairs(blocked)}")
+        print("\nQuarantine (row = whole row set aside, value = one bad value dropped)")
+        for source, reasons in sorted(reports.quarantine_by_reason(store).items()):
+            print(f"  {source:<22} {_pairs(reasons)}")
+    finally:
+        store.dispose()
+    print("\nChecks")
+    for e in result.get_asset_check_evaluations():
+        state = "passed" if e.passed else f"FAILED ({e.severity.value})"
+        print(f"  {e.asset_key.to_user_string()}:{e.check_name:<32} {state}")
+    print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+
+
+def _pairs(counts: dict) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
