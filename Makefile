@@ -1,0 +1,33 @@
+# Two commands from a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOME_DIR := $(CURDIR)/.audiences_home
+
+.PHONY: install demo ui test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/audiences demo --home $(HOME_DIR)
+
+ui: $(STAMP)
+	@test -f $(HOME_DIR)/demo/audiences.yaml || (echo "run 'make demo' first" && exit 1)
+	cd $(HOME_DIR) && DAGSTER_HOME=$(HOME_DIR)/dagster AUDIENCES_CONFIG=$(HOME_DIR)/demo/audiences.yaml \
+		$(CURDIR)/$(BIN)/dagster dev -m audiences_dagster.definitions -h 127.0.0.1 -p 3000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/identity_bench.py
+
+clean:
+	rm -rf $(HOME_DIR) benchmarks/.data
