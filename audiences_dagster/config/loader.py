@@ -54,7 +54,8 @@ def _describe(file: Path, exc: ValidationError) -> str:
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required key is missing"
-        lines.append(f"{file}: {path or '(top level)'}: {message}")
+        # Cross-field checks run on the whole model and put the dotted path in the message.
+        lines.append(f"{file}: {path}: {message}" if path else f"{file}: {message}")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from enum import Enum
@@ -141,6 +142,15 @@ class SourceConfig(_Strict):
         if not self.fields:
             raise ValueError("map at least one field")
         return self
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"'{encoding}' is not a known text encoding (e.g. utf-8, latin-1, cp1252)") from None
+        return encoding
 
     @field_validator("fields")
     @classmethod

@@ -73,7 +73,9 @@ def build_unified_asset(entity: str, config: AudiencesConfig) -> dg.AssetsDefini
         kinds={"sql"},
         description=f"One record per {'person' if entity == 'people' else 'company'}: resolves pending source "
                     f"records through deterministic keys, logs merges, applies field survivorship.",
-        automation_condition=dg.AutomationCondition.eager(),
+        # eager() alone ignores upstream blocking checks: a failed unified_companies suite would
+        # still let unified_people run on the next import.
+        automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
     )
     def _unified(context: dg.AssetExecutionContext, audiences: AudiencesResource) -> dg.MaterializeResult:
         store = audiences.store

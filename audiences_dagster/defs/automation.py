@@ -4,7 +4,7 @@ import dagster as dg
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "audiences_automation",
-    target=dg.AssetSelection.all(include_sources=False),
+    target=dg.AssetSelection.all(),  # source assets are excluded by default
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )

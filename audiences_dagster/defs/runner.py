@@ -15,12 +15,18 @@ from audiences_dagster.store.api import Store
 from audiences_dagster.store.schema import ENTITIES
 
 
+# Step-by-step DEBUG events belong in the Dagster UI; the terminal gets warnings, errors and the summary.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def materialize_all(config_file: str | os.PathLike) -> dg.ExecuteInProcessResult:
     path = str(Path(config_file).resolve())
     defs = build_definitions(load_config(path), path)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    return job.execute_in_process(instance=instance, raise_on_error=False, tags={"audiences/trigger": "cli"})
+    with instance:
+        return job.execute_in_process(instance=instance, run_config=QUIET_CONSOLE, raise_on_error=False,
+                                      tags={"audiences/trigger": "cli"})
 
 
 def print_summary(config: AudiencesConfig, result: dg.ExecuteInProcessResult) -> None:
@@ -50,7 +56,7 @@ def print_summary(config: AudiencesConfig, result: dg.ExecuteInProcessResult) ->
     print("\nChecks")
     for e in result.get_asset_check_evaluations():
         state = "passed" if e.passed else f"FAILED ({e.severity.value})"
-        print(f"  {e.asset_key.to_user_string()}:{e.check_name:<32} {state}")
+        print(f"  {e.asset_key.to_user_string() + ':' + e.check_name:<56} {state}")
     print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
 
 

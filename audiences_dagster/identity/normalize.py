@@ -36,13 +36,17 @@ FREE_MAIL_DOMAINS = frozenset(
 
 # A strict subset of valid addresses, checked in bulk; anything else goes to email-validator.
 FAST_EMAIL = r"^[a-z0-9](?:[a-z0-9._%+'-]{0,62}[a-z0-9_-])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
+# Legacy /pub/<name>/x/y/z URLs are left out: they have no deterministic /in/ form, and the name
+# part alone is shared by namesakes.
 LINKEDIN = re.compile(
-    r"^(?:https?://)?(?:[a-z]{2,3}\.|www\.|mobile\.)?linkedin\.com/(in|company|school|pub)/([^/?#\s]+)",
+    r"^(?:https?://)?(?:[a-z]{2,3}\.|www\.|mobile\.)?linkedin\.com/(in|company|school)/([^/?#\s]+)",
     re.IGNORECASE,
 )
 URL_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#\s]+)", re.IGNORECASE)
 
-_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled public suffix list, offline
+# Bundled public suffix list, offline; its private section keeps acme.github.io and
+# globex.github.io (shared hosts) apart.
+_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 class Cleaned:
@@ -125,7 +129,7 @@ def clean_linkedin(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cl
     subdomain, trailing slash and query string never make two URLs differ."""
     text = _blank_placeholders(series, extra)
     parts = text.str.extract(LINKEDIN)
-    kind = parts[0].str.lower().replace("pub", "in")
+    kind = parts[0].str.lower()
     slug = parts[1].str.lower()
     values = ("https://www.linkedin.com/" + kind + "/" + slug).astype("string")
     problems = _no_problems(series)

@@ -25,6 +25,8 @@ from audiences_dagster.store.api import Store, utcnow
 # Provisional labels of records that have no unified id yet; always above any real id.
 OFFSET = 1 << 40
 MAX_ITERATIONS = 100
+# Added to a key's priority when the absorbed record shares it only with another absorbed one.
+INDIRECT = 100
 
 
 @dataclass
@@ -112,6 +114,8 @@ class _Resolver:
             sa.select(keys.c.key_type, keys.c.key_value).distinct()
             .join(self.pend, self.pend.c.record_id == keys.c.record_id)
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+        sa.Index(None, touched.c.key_type, touched.c.key_value, unique=True).create(self.conn)
+        dialect.analyze(self.conn, touched)
         self.edges = self._temp("edges", sa.Column("key_type", sa.String(32)),
                                 sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
         self.conn.execute(sa.insert(self.edges).from_select(
@@ -121,9 +125,13 @@ class _Resolver:
             .join(src, src.c.id == keys.c.record_id)
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
         # Only keys held by two or more labels link anything.
-        linking = (sa.select(self.edges.c.key_type, self.edges.c.key_value)
-                   .group_by(self.edges.c.key_type, self.edges.c.key_value)
-                   .having(sa.func.count(sa.distinct(self.edges.c.label)) > 1).subquery())
+        linking = self._temp("linking", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        self.conn.execute(sa.insert(linking).from_select(
+            ["key_type", "key_value"],
+            sa.select(self.edges.c.key_type, self.edges.c.key_value)
+            .group_by(self.edges.c.key_type, self.edges.c.key_value)
+            .having(sa.func.count(sa.distinct(self.edges.c.label)) > 1)))
+        sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
         self.conn.execute(sa.delete(self.edges).where(~sa.exists().where(
             linking.c.key_type == self.edges.c.key_type, linking.c.key_value == self.edges.c.key_value)))
         sa.Index(None, self.edges.c.key_type, self.edges.c.key_value).create(self.conn)
@@ -188,6 +196,7 @@ class _Resolver:
         self.conn.execute(sa.insert(self.labels).from_select(["label", "root"], sa.select(every.c.label, every.c.label)))
         key_root = self._temp("key_root", sa.Column("key_type", sa.String(32)),
                               sa.Column("key_value", sa.String(2048)), sa.Column("root", sa.BigInteger()))
+        sa.Index(None, key_root.c.key_type, key_root.c.key_value).create(self.conn)
         new_root = self._temp("new_root", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
         labels = self.labels
@@ -216,48 +225,67 @@ class _Resolver:
         return rounds
 
     def log_merges(self) -> Counter:
-        """One merge_log row per absorbed label, with the strongest key it was linked by, and
-        merge_members listing the source records that came across (what a split gives back)."""
+        """One merge_log row per absorbed label, with the strongest key it shares with the
+        survivor (else, in a chain, the strongest key it was linked by), and merge_members listing
+        the source records that came across (what a split gives back)."""
         edges, labels, unified = self.edges, self.labels, self.store.tables.unified(self.entity)
         merge_log, merge_members = self.store.tables.merge_log, self.store.tables.merge_members
         priority = key_priority(self.entity)
         names = {rank: key for key, rank in priority.items()}
-        prio = sa.case(priority, value=edges.c.key_type, else_=99)
-        absorbed = sa.and_(labels.c.label == edges.c.label, labels.c.root != labels.c.label)
-        best = self._temp("best", sa.Column("label", sa.BigInteger(), primary_key=True), sa.Column("prio", sa.Integer()))
-        self.conn.execute(sa.insert(best).from_select(
-            ["label", "prio"], sa.select(edges.c.label, sa.func.min(prio)).join(labels, absorbed).group_by(edges.c.label)))
-        key_value = (sa.select(sa.func.min(edges.c.key_value))
-                     .where(edges.c.label == best.c.label, prio == best.c.prio).scalar_subquery())
-        survivor = sa.select(labels.c.final).where(labels.c.label == best.c.label).scalar_subquery()
-        absorbed_id = sa.case((best.c.label >= OFFSET, best.c.label - OFFSET), else_=best.c.label)
-        created = sa.select(unified.c.created_at).where(unified.c.id == best.c.label).scalar_subquery()
+        survivor_edge = sa.alias(edges, "survivor_edge")
+        # Each key of each absorbed label, ranked; keys the survivor also holds rank first.
+        candidates = self._temp("candidates", sa.Column("label", sa.BigInteger()), sa.Column("root", sa.BigInteger()),
+                                sa.Column("key_value", sa.String(2048)), sa.Column("rank", sa.Integer()))
+        rank = sa.case(priority, value=edges.c.key_type, else_=99) + sa.case(
+            (survivor_edge.c.label.is_(None), INDIRECT), else_=0)
+        self.conn.execute(sa.insert(candidates).from_select(
+            ["label", "root", "key_value", "rank"],
+            sa.select(edges.c.label, labels.c.root, edges.c.key_value, rank)
+            .join(labels, sa.and_(labels.c.label == edges.c.label, labels.c.root != labels.c.label))
+            .outerjoin(survivor_edge, sa.and_(survivor_edge.c.key_type == edges.c.key_type,
+                                              survivor_edge.c.key_value == edges.c.key_value,
+                                              survivor_edge.c.label == labels.c.root))))
+        best = (sa.select(candidates.c.label, sa.func.min(candidates.c.rank).label("rank"))
+                .group_by(candidates.c.label).subquery("best"))
+        chosen = (sa.select(candidates.c.label, candidates.c.rank, sa.func.min(candidates.c.key_value).label("key_value"))
+                  .join(best, sa.and_(best.c.label == candidates.c.label, best.c.rank == candidates.c.rank))
+                  .group_by(candidates.c.label, candidates.c.rank).subquery("chosen"))
+        absorbed_id = sa.case((chosen.c.label >= OFFSET, chosen.c.label - OFFSET), else_=chosen.c.label)
         self.conn.execute(sa.insert(merge_log).from_select(
             ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
-            sa.select(sa.literal(self.entity), survivor, absorbed_id, sa.case(names, value=best.c.prio, else_="key"),
-                      key_value, sa.literal(self.run_id), sa.literal(self.now), created)))
-        this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity)
+            sa.select(sa.literal(self.entity), labels.c.final, absorbed_id,
+                      sa.case(names, value=chosen.c.rank % INDIRECT, else_="key"), chosen.c.key_value,
+                      sa.literal(self.run_id), sa.literal(self.now), unified.c.created_at)
+            .select_from(chosen.join(labels, labels.c.label == chosen.c.label)
+                         .outerjoin(unified, unified.c.id == chosen.c.label))))
+        this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity,
+                           merge_log.c.merged_at == self.now)
         self.conn.execute(sa.insert(merge_members).from_select(["merge_id", "record_id"], sa.union_all(
             sa.select(merge_log.c.id, self.src.c.id).join(self.src, self.src.c.unified_id == merge_log.c.absorbed_id)
-            .where(this_run, merge_log.c.merged_at == self.now, merge_log.c.absorbed_created_at.is_not(None)),
+            .where(this_run, merge_log.c.absorbed_created_at.is_not(None)),
             sa.select(merge_log.c.id, merge_log.c.absorbed_id)
-            .where(this_run, merge_log.c.merged_at == self.now, merge_log.c.absorbed_created_at.is_(None)),
+            .where(this_run, merge_log.c.absorbed_created_at.is_(None)),
         )))
         counts = self.conn.execute(
-            sa.select(merge_log.c.reason, sa.func.count()).where(this_run, merge_log.c.merged_at == self.now)
-            .group_by(merge_log.c.reason)).all()
+            sa.select(merge_log.c.reason, sa.func.count()).where(this_run).group_by(merge_log.c.reason)).all()
         return Counter(dict(counts))
 
     def assign(self) -> None:
-        """Point source records at their final unified id; absorbed unified rows go away (the
-        merge log keeps them, and a split brings them back)."""
-        src, labels = self.src, self.labels
+        """Point source records at their final unified id and clear their pending flag, in one
+        pass over the records that move; absorbed unified rows go away (the merge log keeps them,
+        and a split brings them back)."""
+        src, labels, pend = self.src, self.labels, self.pend
         unified = self.store.tables.unified(self.entity)
         moved = sa.and_(labels.c.label < OFFSET, labels.c.final != labels.c.label)
-        self.conn.execute(sa.update(src).where(src.c.unified_id == labels.c.label, moved).values(unified_id=labels.c.final))
-        final = sa.select(labels.c.final).where(labels.c.label == src.c.id + OFFSET).scalar_subquery()
-        self.conn.execute(sa.update(src).where(
-            src.c.unified_id.is_(None), src.c.id.in_(sa.select(self.pend.c.record_id))).values(unified_id=final))
+        moves = self._temp("moves", sa.Column("record_id", sa.BigInteger(), primary_key=True),
+                           sa.Column("final", sa.BigInteger()))
+        self.conn.execute(sa.insert(moves).from_select(["record_id", "final"], sa.union(
+            sa.select(pend.c.record_id, labels.c.final).join(labels, labels.c.label == pend.c.label),
+            sa.select(src.c.id, labels.c.final).join(labels, sa.and_(src.c.unified_id == labels.c.label, moved)),
+        )))
+        dialect.analyze(self.conn, moves)
+        self.conn.execute(sa.update(src).where(src.c.id == moves.c.record_id)
+                          .values(unified_id=moves.c.final, pending=False))
         self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
         if self.entity == "companies":
             people = self.store.tables.unified("people")
@@ -271,8 +299,6 @@ class _Resolver:
         return table
 
     def finish(self) -> None:
-        src = self.src
-        self.conn.execute(sa.update(src).where(src.c.id.in_(sa.select(self.pend.c.record_id))).values(pending=False))
         if self.entity == "companies":
             self._wake_people_of_changed_companies()
 

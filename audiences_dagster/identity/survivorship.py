@@ -21,40 +21,85 @@ def tier_rank(config: AudiencesConfig, entity: str, field: str, column: sa.Colum
     return sa.case({t.value: config.tier_rank(entity, field, t) for t in Tier}, value=column, else_=0)
 
 
-def _ranked_winner(config: AudiencesConfig, src: sa.Table, dirty: sa.Table, entity: str, field: str,
-                   value: sa.ColumnElement, extra_from=None) -> sa.Subquery:
-    """One row per unified id: the surviving value of `field` and the record it came from."""
-    order = (
-        src.c.deleted_in_source.asc(),
-        tier_rank(config, entity, field, src.c.tier).desc(),
-        sa.func.coalesce(src.c.source_updated_at, src.c.imported_at).desc(),
-        src.c.id.desc(),
-    )
-    rn = sa.func.row_number().over(partition_by=src.c.unified_id, order_by=order)
-    base = sa.select(src.c.unified_id.label("uid"), value.label("v"), src.c.id.label("rid"), rn.label("rn"))
-    base = base.select_from(extra_from if extra_from is not None else src)
-    base = base.join(dirty, dirty.c.uid == src.c.unified_id).where(value.is_not(None)).subquery(f"r_{field}")
-    return sa.select(base.c.uid, base.c.v, base.c.rid).where(base.c.rn == 1).subquery(f"w_{field}")
+def _base_order(config: AudiencesConfig, src: sa.Table, entity: str, field: str | None) -> tuple:
+    """Live before deleted, higher tier, more recent, newer record."""
+    rank = tier_rank(config, entity, field, src.c.tier) if field else sa.case(
+        {t.value: t.rank for t in Tier}, value=src.c.tier, else_=0)
+    return (src.c.deleted_in_source.asc(), rank.desc(),
+            sa.func.coalesce(src.c.source_updated_at, src.c.imported_at).desc(), src.c.id.desc())
 
 
-def _company_value(store: Store, src: sa.Table):
-    """A person's company: the account their CRM row points at, else the company owning their
-    company domain."""
-    companies, keys = store.tables.source("companies"), store.tables.identity_keys
-    by_account = (
-        sa.select(companies.c.unified_id)
-        .where(companies.c.source == src.c.company_account_source,
-               companies.c.source_id == src.c.company_account_id)
-        .limit(1).scalar_subquery()
-    )
-    by_domain = (
-        sa.select(sa.func.min(companies.c.unified_id))
-        .select_from(keys.join(companies, companies.c.id == keys.c.record_id))
-        .where(keys.c.entity == "companies", keys.c.key_type == "domain",
-               keys.c.key_value == src.c.company_domain, keys.c.blocked.is_(None))
-        .scalar_subquery()
-    )
-    return sa.func.coalesce(by_account, by_domain)
+def _position(config: AudiencesConfig, src: sa.Table, entity: str, field: str | None) -> sa.ColumnElement:
+    return sa.func.row_number().over(partition_by=src.c.unified_id, order_by=_base_order(config, src, entity, field))
+
+
+def links_companies(config: AudiencesConfig) -> bool:
+    return config.identity.link_people_by_email_domain or any(
+        s.company for s in config.sources_for("people").values())
+
+
+def _company_domains(conn: sa.Connection, store: Store) -> sa.Table:
+    """Company domain -> the unified company owning it (one lookup table, joined once)."""
+    keys, companies = store.tables.identity_keys, store.tables.source("companies")
+    table = dialect.create_temp_table(conn, "company_domains", [
+        sa.Column("domain", sa.String(2048), primary_key=True), sa.Column("company_id", sa.BigInteger())])
+    conn.execute(sa.insert(table).from_select(["domain", "company_id"], (
+        sa.select(keys.c.key_value, sa.func.min(companies.c.unified_id))
+        .join(companies, companies.c.id == keys.c.record_id)
+        .where(keys.c.entity == "companies", keys.c.key_type == "domain", keys.c.blocked.is_(None))
+        .group_by(keys.c.key_value))))
+    return table
+
+
+def _rank_records(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
+                  dirty: sa.Table, fields: dict[str, str], overridden: list[str]) -> tuple[sa.Table, list[str]]:
+    """Every source record of the dirty ids with its position in survivorship order: one sort
+    for all fields, plus one per field with a per-field tier override."""
+    src = store.tables.source(entity)
+    columns = [sa.Column("uid", sa.BigInteger()), sa.Column("pos", sa.Integer()), sa.Column("rid", sa.BigInteger())]
+    columns += [sa.Column(f"pos_{f}", sa.Integer()) for f in overridden]
+    columns += [sa.Column(f, src.c[f].type) for f in fields]
+    values = [src.c.unified_id, _position(config, src, entity, None), src.c.id]
+    values += [_position(config, src, entity, f) for f in overridden]
+    values += [src.c[f] for f in fields]
+    frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
+    extra = []
+    if entity == "people" and links_companies(config):
+        companies = store.tables.source("companies")
+        domains = _company_domains(conn, store)
+        frm = frm.outerjoin(companies, sa.and_(companies.c.source == src.c.company_account_source,
+                                               companies.c.source_id == src.c.company_account_id))
+        frm = frm.outerjoin(domains, domains.c.domain == src.c.company_domain)
+        columns.append(sa.Column("company_id", sa.BigInteger()))
+        values.append(sa.func.coalesce(companies.c.unified_id, domains.c.company_id))
+        extra.append("company_id")
+    ranked = dialect.create_temp_table(conn, f"ranked_{entity}", columns)
+    conn.execute(sa.insert(ranked).from_select([c.name for c in columns], sa.select(*values).select_from(frm)))
+    sa.Index(None, ranked.c.uid, ranked.c.pos).create(conn)
+    dialect.analyze(conn, ranked)
+    return ranked, extra
+
+
+def _winners_select(ranked: sa.Table, dirty: sa.Table, summary: sa.Subquery, names: list[str],
+                    overridden: list[str]) -> tuple[sa.Select, list[str]]:
+    """Per id and field, the value at the first position where the field has a value."""
+    picks_cols = [sa.func.min(sa.case((ranked.c[n].is_not(None), ranked.c[f"pos_{n}" if n in overridden else "pos"])))
+                  .label(f"p_{n}") for n in names]
+    picks = sa.select(ranked.c.uid, *picks_cols).group_by(ranked.c.uid).subquery("picks")
+    frm = dirty.outerjoin(picks, picks.c.uid == dirty.c.uid).outerjoin(summary, summary.c.uid == dirty.c.uid)
+    values, columns = [dirty.c.uid], ["uid"]
+    for n in names:
+        r = sa.alias(ranked, f"r_{n}")
+        at = r.c[f"pos_{n}"] if n in overridden else r.c.pos
+        frm = frm.outerjoin(r, sa.and_(r.c.uid == dirty.c.uid, at == picks.c[f"p_{n}"]))
+        values.append(r.c[n])
+        columns.append(n)
+        if n != "company_id":
+            values.append(r.c.rid)
+            columns.append(f"{n}__from")
+    values += [summary.c.sources, summary.c.deleted]
+    columns += ["sources", "deleted_in_source"]
+    return sa.select(*values).select_from(frm), columns
 
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
@@ -67,26 +112,13 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     for name in fields:
         winners_cols += [sa.Column(name, src.c[name].type), sa.Column(f"{name}__from", sa.BigInteger())]
     winners_cols += [sa.Column("sources", sa.Text()), sa.Column("deleted_in_source", sa.Boolean())]
-    if entity == "people":
+    if entity == "people" and links_companies(config):
         winners_cols.append(sa.Column("company_id", sa.BigInteger()))
     winners = dialect.create_temp_table(conn, f"winners_{entity}", winners_cols)
 
-    subqueries = {name: _ranked_winner(config, src, dirty, entity, name, src.c[name]) for name in fields}
-    if entity == "people" and "companies" in store.fields:
-        subqueries["company_id"] = _ranked_winner(config, src, dirty, entity, "company_id", _company_value(store, src))
-    summary = _summary(src, dirty)
-    select = sa.select(dirty.c.uid)
-    columns = ["uid"]
-    frm = dirty.outerjoin(summary, summary.c.uid == dirty.c.uid)
-    for name, sub in subqueries.items():
-        frm = frm.outerjoin(sub, sub.c.uid == dirty.c.uid)
-        select = select.add_columns(sub.c.v)
-        columns.append(name)
-        if name != "company_id":
-            select = select.add_columns(sub.c.rid)
-            columns.append(f"{name}__from")
-    select = select.add_columns(summary.c.sources, summary.c.deleted).select_from(frm)
-    columns += ["sources", "deleted_in_source"]
+    overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
+    ranked, extra = _rank_records(conn, store, config, entity, dirty, fields, overridden)
+    select, columns = _winners_select(ranked, dirty, _summary(src, dirty), [*fields, *extra], overridden)
     conn.execute(sa.insert(winners).from_select(columns, select))
     dialect.analyze(conn, winners)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -80,7 +81,10 @@ class CsvSource:
                         cursor={**cursor, "rows_done": seen, "complete": complete}, quarantine=rejected)
 
     def _open(self):
-        return self.path.open("r", encoding=self.source.encoding, errors="surrogateescape", newline="")
+        encoding = self.source.encoding
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"  # Excel starts UTF-8 CSVs with a byte-order mark
+        return self.path.open("r", encoding=encoding, errors="surrogateescape", newline="")
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()

@@ -96,9 +96,11 @@ def import_source(store: Store, config: AudiencesConfig, name: str, run_id: str,
             store.quarantine(conn, name, run_id, entries)
             store.save_sync_state(conn, name, raw.cursor, pass_number=pass_number, pass_open=plan.full_pass)
         cursor = raw.cursor
-        report.rows_read += len(raw.frame) + len(raw.quarantine)
+        rows_read = len(raw.frame) + len(raw.quarantine)
+        report.rows_read += rows_read
         report.counts.add(counts)
-        report.batches += 1
+        if rows_read:  # a CSV ends with an empty batch that only marks the file complete
+            report.batches += 1
         for entry in entries:
             (report.quarantined_rows if entry["scope"] == "row" else report.dropped_values)[entry["reason"]] += 1
 

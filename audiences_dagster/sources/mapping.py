@@ -86,7 +86,7 @@ def map_batch(
         quarantine += _quarantine_rows(raw, row_numbers, ids, mask, reason, column, values, "row")
 
     keep = ~bad_row
-    duplicate = ids.duplicated(keep="last") & keep
+    duplicate = ids.where(keep).duplicated(keep="last") & keep  # a quarantined later row never wins
     quarantine += _quarantine_rows(raw, row_numbers, ids, duplicate, "duplicate_unique_id", source.unique_id, ids, "row")
     keep &= ~duplicate
     for mask, reason, column, values in value_issues:

@@ -44,12 +44,14 @@ class SqlSource:
         fail here, before anything is written."""
         query = self._query()[0].limit(0)
         try:
-            with self.engine.connect() as conn:
-                columns = list(conn.execute(query).keys())
-        except sa.exc.OperationalError as exc:
+            conn = self.engine.connect()
+        except sa.exc.DBAPIError as exc:
             url = self.engine.url.render_as_string(hide_password=True)
             raise SourceError(f"sources.{self.name}: cannot reach the warehouse at {url}: {exc.orig}") from None
-        except sa.exc.DBAPIError as exc:
+        try:
+            with conn:
+                columns = list(conn.execute(query).keys())
+        except sa.exc.DBAPIError as exc:  # SQLite raises OperationalError for a bad query too
             raise SourceError(f"sources.{self.name}: the query failed: {exc.orig}") from None
         missing = [c for c in required_columns(self.source) if c not in columns]
         if missing:
@@ -84,7 +86,7 @@ class SqlSource:
             position = 0
             watermark = cursor.get("watermark")
             for rows in result.partitions(self.batch_size):
-                frame = pd.DataFrame(rows, columns=columns)
+                frame = pd.DataFrame(rows, columns=columns, dtype=object)  # no int -> float for NULLs
                 last = frame.iloc[-1]
                 numbers = pd.Series(range(position + 1, position + len(frame) + 1), dtype="int64")
                 position += len(frame)
@@ -121,9 +123,13 @@ class SqlSource:
             ts = inner.c[self.source.updated_at]
             if after:
                 at, last_id = _from_json(after[0]), _from_json(after[1])
-                newer = ts > at if last_id is None else sa.or_(ts > at, sa.and_(ts == at, uid > last_id))
+                if at is None:  # stopped among the rows without a timestamp, which come first
+                    newer = sa.or_(ts.is_not(None), uid > last_id)
+                else:
+                    newer = ts > at if last_id is None else sa.or_(ts > at, sa.and_(ts == at, uid > last_id))
                 query = query.where(newer)
-            return query.order_by(ts, uid)
+            # Rows without a timestamp first on every database (PostgreSQL sorts NULL last).
+            return query.order_by(sa.case((ts.is_(None), 0), else_=1), ts, uid)
         if after is not None:
             query = query.where(uid > _from_json(after))
         return query.order_by(uid)

@@ -54,7 +54,11 @@ class Store:
 
     @classmethod
     def from_config(cls, config: AudiencesConfig) -> "Store":
-        return cls(config.store_url(), {e: config.fields(e) for e in ENTITIES})
+        try:
+            url = config.store_url()
+        except EnvironmentError as exc:
+            raise StoreError(f"store.url_env: {exc}") from None
+        return cls(url, {e: config.fields(e) for e in ENTITIES})
 
     @property
     def safe_url(self) -> str:
@@ -152,26 +156,32 @@ class Store:
             where=sa.or_(src.c.row_hash != ins.excluded.row_hash, src.c.deleted_in_source),
         )
         written = conn.execute(ins).rowcount
-        self._write_keys(conn, entity, source, stage, keys, now)
+        self._write_keys(conn, entity, source, stage, keys, now, all_new=existing == 0)
         inserted = len(frame) - existing
         return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(frame) - written)
 
     def _write_keys(self, conn: sa.Connection, entity: str, source: str, stage: sa.Table,
-                    keys: pd.DataFrame, now: datetime) -> None:
+                    keys: pd.DataFrame, now: datetime, all_new: bool) -> None:
         """Replace the keys of the records this batch changed; unchanged keys (and any split
-        block on them) stay as they are."""
+        block on them) stay as they are. A batch of only new records just inserts its keys."""
         src, ik = self.tables.source(entity), self.tables.identity_keys
-        stage_keys = self._stage(conn, f"stage_keys_{entity}", [
-            sa.Column("source_id", sa.String(255)), sa.Column("key_type", sa.String(32)),
+        stage_keys = dialect.create_temp_table(conn, f"stage_keys_{entity}", [
+            sa.Column("source_id", sa.String(255), index=True), sa.Column("key_type", sa.String(32)),
             sa.Column("key_value", sa.String(2048))])
         dialect.bulk_load(conn, stage_keys, keys)
+        if all_new:
+            conn.execute(sa.insert(ik).from_select(
+                ["entity", "key_type", "key_value", "record_id"],
+                sa.select(sa.literal(entity), stage_keys.c.key_type, stage_keys.c.key_value, src.c.id)
+                .join(src, sa.and_(src.c.source == source, src.c.source_id == stage_keys.c.source_id))))
+            return
         changed = dialect.create_temp_table(conn, f"changed_{entity}", [
             sa.Column("record_id", sa.BigInteger(), primary_key=True)])
         conn.execute(sa.insert(changed).from_select(["record_id"], sa.select(src.c.id).join(
             stage, sa.and_(src.c.source == source, src.c.source_id == stage.c.source_id)
         ).where(src.c.imported_at == now)))
         new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [
-            sa.Column("record_id", sa.BigInteger()), sa.Column("key_type", sa.String(32)),
+            sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", sa.String(32)),
             sa.Column("key_value", sa.String(2048))])
         conn.execute(sa.insert(new_keys).from_select(
             ["record_id", "key_type", "key_value"],

@@ -50,7 +50,8 @@ def _source_columns(entity: str) -> list[sa.Column]:
         sa.Column("unified_id", sa.BigInteger()),
         sa.UniqueConstraint("source", "source_id"),
         sa.Index(None, "unified_id"),
-        sa.Index(None, "pending"),
+        # Partial: only the few pending rows are indexed, so clearing the flag is cheap.
+        sa.Index(None, "pending", postgresql_where=sa.text("pending"), sqlite_where=sa.text("pending")),
     ]
     if entity == "people":
         columns += [

@@ -1,0 +1,118 @@
+"""Key normalization: spellings of one key become one value; placeholders and junk become none."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from audiences_dagster.identity import normalize as norm
+
+
+def _values(cleaned: norm.Cleaned) -> list[str | None]:
+    return [None if pd.isna(v) else v for v in cleaned.values]
+
+
+def _problems(cleaned: norm.Cleaned) -> list[str | None]:
+    return [None if pd.isna(p) else p for p in cleaned.problems]
+
+
+def test_linkedin_url_variants_give_one_canonical_url() -> None:
+    variants = pd.Series([
+        "https://www.linkedin.com/in/jane-doe",
+        "http://linkedin.com/in/jane-doe",
+        "linkedin.com/in/jane-doe/",
+        "www.linkedin.com/in/jane-doe",
+        "https://uk.linkedin.com/in/jane-doe/",
+        "https://de.linkedin.com/in/Jane-Doe?trk=public_profile",
+        "  HTTPS://WWW.LINKEDIN.COM/IN/JANE-DOE/?originalSubdomain=fr  ",
+        "https://www.linkedin.com/in/jane-doe#experience",
+    ])
+    assert set(_values(norm.clean_linkedin(variants))) == {"https://www.linkedin.com/in/jane-doe"}
+
+
+def test_linkedin_company_page_stays_apart_from_person_profile() -> None:
+    cleaned = norm.clean_linkedin(pd.Series(["linkedin.com/company/acme", "linkedin.com/in/acme"]))
+    assert _values(cleaned) == ["https://www.linkedin.com/company/acme", "https://www.linkedin.com/in/acme"]
+
+
+def test_legacy_public_profile_urls_of_namesakes_never_share_a_key() -> None:
+    cleaned = norm.clean_linkedin(pd.Series(["linkedin.com/pub/john-smith/1/a2/3b4",
+                                             "https://www.linkedin.com/pub/john-smith/5/6c/78d",
+                                             "https://www.linkedin.com/pub/dir/John/Smith"]))
+    assert _values(cleaned) == [None, None, None]
+    assert _problems(cleaned) == ["invalid_linkedin_url"] * 3
+
+
+def test_non_linkedin_url_is_a_problem_not_a_key() -> None:
+    cleaned = norm.clean_linkedin(pd.Series(["https://twitter.com/jane"]))
+    assert _values(cleaned) == [None]
+    assert _problems(cleaned) == ["invalid_linkedin_url"]
+
+
+def test_domain_drops_scheme_www_subdomains_and_path() -> None:
+    spellings = pd.Series(["acme.com", "www.acme.com", "https://www.acme.com/about", "http://mail.eu.acme.com",
+                           "ACME.COM.", "https://user@shop.acme.com:8443/cart"])
+    assert set(_values(norm.clean_domain(spellings))) == {"acme.com"}
+
+
+def test_country_code_domain_stays_distinct_from_dot_com() -> None:
+    cleaned = norm.clean_domain(pd.Series(["www.acme.co.uk", "shop.acme.co.uk", "acme.com"]))
+    assert _values(cleaned) == ["acme.co.uk", "acme.co.uk", "acme.com"]
+
+
+def test_sites_on_a_shared_host_keep_their_own_domain() -> None:
+    cleaned = norm.clean_domain(pd.Series(["https://acme.myshopify.com", "www.globex.myshopify.com",
+                                           "acme.github.io/docs"]))
+    assert _values(cleaned) == ["acme.myshopify.com", "globex.myshopify.com", "acme.github.io"]
+
+
+def test_email_ignores_case_whitespace_and_mailto() -> None:
+    spellings = pd.Series(["Jane.Doe@Acme.com", "  jane.doe@acme.com\t", "mailto:jane.doe@ACME.COM",
+                           "MAILTO:Jane.Doe@acme.com"])
+    assert set(_values(norm.clean_email(spellings))) == {"jane.doe@acme.com"}
+
+
+@pytest.mark.parametrize("placeholder", ["n/a", "N/A", "none", "None", "-", "", "   ", "null"])
+def test_placeholder_text_gives_no_email(placeholder: str) -> None:
+    cleaned = norm.clean_email(pd.Series([placeholder]))
+    assert _values(cleaned) == [None]
+    assert _problems(cleaned) == [None]
+
+
+@pytest.mark.parametrize("junk", ["test@test.com", "noreply@example.com", "No-Reply@acme.com", "jane@example.org"])
+def test_junk_email_gives_no_value_and_is_reported(junk: str) -> None:
+    cleaned = norm.clean_email(pd.Series([junk]))
+    assert _values(cleaned) == [None]
+    assert _problems(cleaned) == ["placeholder_email"]
+
+
+def test_invalid_email_gives_no_value_and_is_reported() -> None:
+    cleaned = norm.clean_email(pd.Series(["jane at acme dot com"]))
+    assert _values(cleaned) == [None]
+    assert _problems(cleaned) == ["invalid_email"]
+
+
+@pytest.mark.parametrize("placeholder", ["n/a", "none", "-", ""])
+def test_placeholder_gives_no_linkedin_url_or_domain(placeholder: str) -> None:
+    assert _values(norm.clean_linkedin(pd.Series([placeholder]))) == [None]
+    assert _values(norm.clean_domain(pd.Series([placeholder]))) == [None]
+
+
+def test_configured_extra_placeholder_gives_no_value() -> None:
+    cleaned = norm.clean_email(pd.Series(["unknown@acme.com", "REDACTED"]), extra=frozenset({"redacted"}))
+    assert _values(cleaned) == ["unknown@acme.com", None]
+
+
+def test_role_mailbox_is_not_linkable_when_configured_as_junk() -> None:
+    emails = norm.clean_email(pd.Series(["info@acme.com", "sales@acme.com", "jane@acme.com"])).values
+    assert _values(norm.Cleaned(norm.linkable_emails(emails, True), emails)) == [None, None, "jane@acme.com"]
+
+
+def test_role_mailbox_is_linkable_when_not_configured_as_junk() -> None:
+    emails = norm.clean_email(pd.Series(["info@acme.com", "jane@acme.com"])).values
+    assert _values(norm.Cleaned(norm.linkable_emails(emails, False), emails)) == ["info@acme.com", "jane@acme.com"]
+
+
+def test_email_domain_names_the_employer_but_never_a_free_mail_provider() -> None:
+    emails = pd.Series(["jane@eu.acme.com", "bob@gmail.com", "eve@acme.co.uk"], dtype="string")
+    assert _values(norm.Cleaned(norm.email_domains(emails), emails)) == ["acme.com", None, "acme.co.uk"]

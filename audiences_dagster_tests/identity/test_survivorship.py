@@ -1,0 +1,64 @@
+"""Field survivorship: a higher tier wins, then the most recent value, with per-field overrides."""
+
+from __future__ import annotations
+
+from audiences_dagster_tests.identity.records import source_record_id
+from audiences_dagster_tests.support import Workspace
+
+COLUMNS = ["id", "email", "first_name", "title", "updated"]
+
+
+def _source(path: str, tier: str) -> dict:
+    return {"kind": "csv", "entity": "people", "path": path, "unique_id": "id", "tier": tier,
+            "updated_at": "updated",
+            "fields": {"email": {"column": "email", "type": "email"}, "first_name": {"column": "first_name"},
+                       "title": {"column": "title"}}}
+
+
+def _row(first_name: str, title: str, updated: str) -> dict:
+    return {"id": "1", "email": "jane@acme.com", "first_name": first_name, "title": title, "updated": updated}
+
+
+def _two_sources(ws: Workspace, first: tuple[str, str, dict], second: tuple[str, str, dict], **settings) -> dict:
+    """Two sources holding the same person; returns the unified record."""
+    sources = {}
+    for name, tier, row in (first, second):
+        ws.write_csv(f"{name}.csv", [row], COLUMNS)
+        sources[name] = _source(f"{name}.csv", tier)
+    ws.configure(sources, **settings)
+    ws.run()
+    [person] = ws.unified()
+    return person
+
+
+def test_higher_tier_wins_over_a_more_recent_lower_tier_value(workspace: Workspace) -> None:
+    person = _two_sources(workspace, ("crm", "salesforce", _row("Jane", "VP Sales", "2023-01-01")),
+                          ("warehouse", "warehouse", _row("Janet", "Head of Sales", "2024-06-01")))
+    assert (person["first_name"], person["title"]) == ("Jane", "VP Sales")
+
+
+def test_most_recent_value_wins_within_a_tier(workspace: Workspace) -> None:
+    person = _two_sources(workspace, ("newer", "csv", _row("Janet", "Head of Sales", "2024-06-01T09:30:00")),
+                          ("older", "csv", _row("Jane", "VP Sales", "2023-01-01T09:30:00")))
+    assert (person["first_name"], person["title"]) == ("Janet", "Head of Sales")
+
+
+def test_empty_value_of_a_higher_tier_does_not_hide_a_lower_tier_value(workspace: Workspace) -> None:
+    person = _two_sources(workspace, ("crm", "salesforce", _row("Jane", "", "2024-01-01")),
+                          ("warehouse", "warehouse", _row("Janet", "Head of Sales", "2023-01-01")))
+    assert (person["first_name"], person["title"]) == ("Jane", "Head of Sales")
+
+
+def test_per_field_override_changes_the_winner_for_that_field_only(workspace: Workspace) -> None:
+    person = _two_sources(workspace, ("crm", "salesforce", _row("Jane", "VP Sales", "2024-01-01")),
+                          ("warehouse", "warehouse", _row("Janet", "Head of Sales", "2023-01-01")),
+                          survivorship={"people": {"title": ["warehouse", "salesforce"]}})
+    assert (person["first_name"], person["title"]) == ("Jane", "Head of Sales")
+
+
+def test_from_column_points_at_the_winning_source_record(workspace: Workspace) -> None:
+    person = _two_sources(workspace, ("crm", "salesforce", _row("Jane", "VP Sales", "2024-01-01")),
+                          ("warehouse", "warehouse", _row("Janet", "Head of Sales", "2023-01-01")),
+                          survivorship={"people": {"title": ["warehouse", "salesforce"]}})
+    assert person["first_name__from"] == source_record_id(workspace, "crm", "1")
+    assert person["title__from"] == source_record_id(workspace, "warehouse", "1")

@@ -1,0 +1,93 @@
+"""CSV import: upsert by unique id, skip when unchanged, fail early on a missing column, count batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from audiences_dagster.sources.base import SourceError
+from audiences_dagster.sources.importer import ImportReport
+from audiences_dagster_tests.sources.interruptions import interrupt_second_batch
+from audiences_dagster_tests.support import Workspace, people_source
+
+
+def people(count: int, renamed: dict[str, str] | None = None) -> list[dict]:
+    names = {f"p{i}": f"Name{i}" for i in range(count)} | (renamed or {})
+    return [{"id": pid, "email": f"{pid}@acme.com", "linkedin": "", "first_name": name} for pid, name in names.items()]
+
+
+def test_reimport_of_an_edited_file_updates_records_in_place(workspace: Workspace) -> None:
+    workspace.write_csv("people.csv", people(3))
+    workspace.configure({"crm": people_source("people.csv")})
+    workspace.import_all()
+    ids = {r["source_id"]: r["id"] for r in workspace.rows("source_people")}
+    workspace.write_csv("people.csv", people(3, renamed={"p1": "Renamed"}))
+    workspace.import_all()
+    rows = workspace.rows("source_people")
+    assert {r["source_id"]: r["id"] for r in rows} == ids
+    assert [r["first_name"] for r in rows] == ["Name0", "Renamed", "Name2"]
+
+
+def test_reimport_counts_inserted_updated_and_unchanged_rows(workspace: Workspace) -> None:
+    workspace.write_csv("people.csv", people(3))
+    workspace.configure({"crm": people_source("people.csv")})
+    first = workspace.import_all()["crm"]
+    workspace.write_csv("people.csv", people(5, renamed={"p1": "Renamed"}))
+    second = workspace.import_all()["crm"]
+    assert (first.counts.inserted, first.counts.updated, first.counts.unchanged) == (3, 0, 0)
+    assert (second.counts.inserted, second.counts.updated, second.counts.unchanged) == (2, 1, 2)
+
+
+def test_unchanged_file_and_mapping_are_skipped(workspace: Workspace) -> None:
+    workspace.write_csv("people.csv", people(3))
+    workspace.configure({"crm": people_source("people.csv")})
+    workspace.import_all()
+    report = workspace.import_all()["crm"]
+    assert report.skipped == "file and mapping unchanged since the last complete import"
+    assert report.rows_read == 0
+
+
+def test_missing_column_fails_before_any_write_naming_file_and_column(workspace: Workspace) -> None:
+    path = workspace.write_csv("people.csv", [{k: v for k, v in r.items() if k != "first_name"} for r in people(3)])
+    workspace.configure({"crm": people_source("people.csv")})
+    with pytest.raises(SourceError, match=f"sources.crm: {path} has no column\\(s\\) 'first_name'"):
+        workspace.import_all()
+    assert workspace.rows("source_people") == []
+    assert workspace.rows("sync_state", order_by="source") == []
+
+
+def test_csv_saved_with_a_byte_order_mark_imports(workspace: Workspace) -> None:
+    (workspace.root / "people.csv").write_bytes(b"\xef\xbb\xbfid,email,linkedin,first_name\r\np1,ann@acme.com,,Ann\r\n")
+    workspace.configure({"crm": people_source("people.csv")})
+    assert workspace.import_all()["crm"].counts.inserted == 1
+
+
+def test_interrupted_csv_import_resumes_after_the_last_committed_batch(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace.write_csv("people.csv", people(5))
+    workspace.configure({"crm": people_source("people.csv")}, batch_size=2)
+    interrupt_second_batch(workspace, monkeypatch)
+    assert len(workspace.rows("source_people")) == 2
+    report = workspace.import_all()["crm"]
+    assert (report.resumed, report.plan, report.rows_read) == (True, "resuming after row 2", 3)
+    assert [r["source_id"] for r in workspace.rows("source_people")] == [f"p{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize(("rows", "batches"), [(5, 3), (6, 3)])
+def test_batch_size_splits_the_file_into_batches(workspace: Workspace, rows: int, batches: int) -> None:
+    workspace.write_csv("people.csv", people(rows))
+    workspace.configure({"crm": people_source("people.csv")}, batch_size=2)
+    report = workspace.import_all()["crm"]
+    assert (report.batches, report.rows_read, report.counts.inserted) == (batches, rows, rows)
+
+
+def test_small_import_reports_one_api_call(workspace: Workspace) -> None:
+    workspace.write_csv("people.csv", people(3))
+    workspace.configure({"crm": people_source("people.csv")})
+    assert workspace.import_all()["crm"].as_metadata()["api_calls_at_50k"] == 1
+
+
+@pytest.mark.parametrize(("rows", "calls"), [(0, 0), (1, 1), (50_000, 1), (50_001, 2), (1_234_567, 25)])
+def test_api_calls_are_records_over_fifty_thousand_rounded_up(rows: int, calls: int) -> None:
+    report = ImportReport(source="crm", entity="people", plan="", rows_read=rows)
+    assert report.api_calls == calls
+    assert report.as_metadata()["api_calls_at_50k"] == calls

@@ -1,0 +1,161 @@
+"""The `audiences` command, run in-process on the bundled demo (SQLite store, SQLite Dagster instance)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from audiences_dagster.cli import main
+from audiences_dagster.config import load_config
+from audiences_dagster.store.api import Store
+
+DEMO_SOURCES = {"sf_contacts": "people", "sf_leads": "people", "sf_accounts": "companies",
+                "event_attendees": "people", "product_users": "people", "warehouse_accounts": "companies"}
+
+
+@dataclass
+class Demo:
+    home: Path
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def config(self) -> Path:
+        return self.home / "demo" / "audiences.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`audiences demo` once for the module (it takes seconds); the env vars it sets are undone after."""
+    home = tmp_path_factory.mktemp("audiences_home")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_HOME", str(home / "unused"))
+        env.setenv("AUDIENCES_CONFIG", str(home / "unused.yaml"))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["demo", "--home", str(home), "--people", "300", "--companies", "80"])
+    yield Demo(home, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def demo_copy(demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the demo workspace, selected through $AUDIENCES_CONFIG, for commands that write."""
+    shutil.copytree(demo.home / "demo", tmp_path / "demo")
+    config = tmp_path / "demo" / "audiences.yaml"
+    monkeypatch.setenv("AUDIENCES_CONFIG", str(config))
+    return config
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def merge_ids(config: Path, entity: str) -> list[tuple[int, int, int]]:
+    """(merge id, survivor, absorbed) of live merges, oldest first."""
+    store = Store.from_config(load_config(config))
+    log = store.tables.merge_log
+    try:
+        with store.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                sa.select(log.c.id, log.c.survivor_id, log.c.absorbed_id)
+                .where(log.c.entity == entity, log.c.undone_at.is_(None)).order_by(log.c.id))]
+    finally:
+        store.dispose()
+
+
+def test_demo_succeeds_quietly(demo: Demo):
+    assert demo.exit_code == 0, demo.stderr
+    assert "DEBUG" not in demo.stderr and "STEP_START" not in demo.stderr + demo.stdout
+
+
+def test_demo_prints_records_read_per_source(demo: Demo):
+    section = demo.stdout.split("Records read per source")[1].split("Unified records")[0]
+    for source, entity in DEMO_SOURCES.items():
+        line = next(line for line in section.splitlines() if line.strip().startswith(source))
+        assert line.split()[1] == entity and int(line.split()[2]) > 0
+
+
+def test_demo_prints_unified_counts_and_merges_by_reason(demo: Demo):
+    section = demo.stdout.split("Unified records")[1].split("Quarantine")[0]
+    people = next(line for line in section.splitlines() if line.strip().startswith("people"))
+    assert " source records; merges by reason: " in people
+    assert "email" in people and "lead_conversion" in people
+    companies = next(line for line in section.splitlines() if line.strip().startswith("companies"))
+    assert "domain" in companies
+
+
+def test_demo_prints_quarantine_by_reason(demo: Demo):
+    section = demo.stdout.split("Quarantine")[1].split("Checks")[0]
+    assert "row:missing_unique_id" in section and "value:placeholder_email" in section
+
+
+def test_demo_prints_every_check_result(demo: Demo):
+    section = demo.stdout.split("\nChecks\n")[1]
+    for entity in ("people", "companies"):
+        for check in ("great_expectations_suite", "all_source_records_resolved"):
+            line = next(line for line in section.splitlines() if f"unified_{entity}:{check}" in line)
+            assert line.split()[-1] == "passed"
+    assert "import_sf_leads:no_quarantined_rows" in section and "FAILED (WARN)" in section
+    assert "SUCCESS" in section
+
+
+def test_demo_keeps_its_dagster_run_in_the_home(demo: Demo):
+    with dg.DagsterInstance.from_config(str(demo.home / "dagster")) as instance:
+        runs = instance.get_runs()
+    assert [(r.status, r.tags.get("audiences/trigger")) for r in runs] == [(dg.DagsterRunStatus.SUCCESS, "cli")]
+    assert runs[0].run_id in demo.stdout
+
+
+def test_history_prints_a_merged_records_events(demo_copy: Path, capsys: pytest.CaptureFixture):
+    merge_id, _, absorbed = merge_ids(demo_copy, "people")[0]
+
+    code, out, _ = run(capsys, "history", "people", str(absorbed))
+
+    assert code == 0
+    assert out.startswith(f"record {absorbed} was merged into ")
+    assert f"merge #{merge_id}" in out and "created" in out
+
+
+def test_merges_lists_the_merge_log_newest_first(demo_copy: Path, capsys: pytest.CaptureFixture):
+    code, out, _ = run(capsys, "merges", "people", "--limit", "5")
+
+    assert code == 0
+    ids = [int(line.split()[0].lstrip("#")) for line in out.splitlines()]
+    assert len(ids) == 5 and ids == sorted(ids, reverse=True)
+
+
+def test_split_restores_the_absorbed_record_once(demo_copy: Path, capsys: pytest.CaptureFixture):
+    merge_id, survivor, absorbed = merge_ids(demo_copy, "people")[-1]
+
+    code, out, _ = run(capsys, "split", str(merge_id))
+
+    assert code == 0
+    assert out.startswith(f"merge #{merge_id} undone: record {absorbed} restored from {survivor}")
+    code, out, _ = run(capsys, "history", "people", str(absorbed))
+    assert "restored by split" in out and "was merged into" not in out
+    code, out, err = run(capsys, "split", str(merge_id))
+    assert code == 2
+    assert err.startswith(f"MergeError: merge {merge_id} was already undone at ")
+
+
+def test_a_bad_config_exits_2_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture):
+    bad = tmp_path / "audiences.yaml"
+    bad.write_text("sources: [not, a, mapping\n")
+    monkeypatch.setenv("AUDIENCES_CONFIG", str(tmp_path / "other.yaml"))
+
+    code, _, err = run(capsys, "--config", str(bad), "merges", "people")
+
+    assert code == 2
+    assert err.startswith(f"ConfigError: {bad}")
