@@ -38,10 +38,7 @@ FREE_MAIL_DOMAINS = frozenset(
 FAST_EMAIL = r"^[a-z0-9](?:[a-z0-9._%+'-]{0,62}[a-z0-9_-])?@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
 # Legacy /pub/<name>/x/y/z URLs are left out: they have no deterministic /in/ form, and the name
 # part alone is shared by namesakes.
-LINKEDIN = re.compile(
-    r"^(?:https?://)?(?:[a-z]{2,3}\.|www\.|mobile\.)?linkedin\.com/(in|company|school)/([^/?#\s]+)",
-    re.IGNORECASE,
-)
+LINKEDIN_PATTERN = r"^(?:https?://)?(?:[a-z]{2,3}\.|www\.|mobile\.)?linkedin\.com/(in|company|school)/([^/?#\s]+)"
 URL_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#\s]+)", re.IGNORECASE)
 
 # Bundled public suffix list, offline; its private section keeps acme.github.io and
@@ -93,11 +90,11 @@ def clean_email(series: pd.Series, extra: frozenset[str] = frozenset()) -> Clean
     values.loc[checked.index] = checked
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "invalid_email"
-    local = values.str.extract(r"^([^@]+)@(.+)$")
+    local, domain = _local_part(values), _domain_part(values)
     junk = (
-        local[1].isin(JUNK_EMAIL_DOMAINS)
-        | local[0].isin(JUNK_EMAIL_LOCALS)
-        | (local[0] == local[1].str.split(".").str[0])
+        domain.isin(JUNK_EMAIL_DOMAINS)
+        | local.isin(JUNK_EMAIL_LOCALS)
+        | (local == domain.str.replace(r"\..*$", "", regex=True))
     ).fillna(False).astype(bool)
     problems[junk] = "placeholder_email"
     return Cleaned(values.mask(junk), problems)
@@ -110,17 +107,24 @@ def _validate_email_slowly(value: str) -> str | None:
         return None
 
 
+def _local_part(emails: pd.Series) -> pd.Series:
+    return emails.str.replace(r"@.*$", "", regex=True)
+
+
+def _domain_part(emails: pd.Series) -> pd.Series:
+    return emails.str.replace(r"^[^@]*@", "", regex=True)
+
+
 def linkable_emails(emails: pd.Series, role_mailboxes_are_junk: bool) -> pd.Series:
     """Emails that may link records: shared role mailboxes (info@, sales@) never do if configured."""
     if not role_mailboxes_are_junk:
         return emails
-    local = emails.str.split("@").str[0]
-    return emails.mask(local.isin(ROLE_MAILBOXES).fillna(False).astype(bool))
+    return emails.mask(_local_part(emails).isin(ROLE_MAILBOXES).fillna(False).astype(bool))
 
 
 def email_domains(emails: pd.Series) -> pd.Series:
     """Company domain from a work email; free-mail providers say nothing about the employer."""
-    domains = clean_domain(emails.str.split("@").str[1]).values
+    domains = clean_domain(_domain_part(emails)).values
     return domains.mask(domains.isin(FREE_MAIL_DOMAINS).fillna(False).astype(bool))
 
 
@@ -128,10 +132,10 @@ def clean_linkedin(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cl
     """Canonical https://www.linkedin.com/<in|company|school>/<slug>: scheme, www., country
     subdomain, trailing slash and query string never make two URLs differ."""
     text = _blank_placeholders(series, extra)
-    parts = text.str.extract(LINKEDIN)
-    kind = parts[0].str.lower()
-    slug = parts[1].str.lower()
-    values = ("https://www.linkedin.com/" + kind + "/" + slug).astype("string")
+    lowered = text.str.lower()
+    valid = lowered.str.match(LINKEDIN_PATTERN).fillna(False).astype(bool)
+    values = lowered.str.replace(LINKEDIN_PATTERN + ".*$", r"https://www.linkedin.com/\1/\2", regex=True)
+    values = values.where(valid, pd.NA).astype("string")
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "invalid_linkedin_url"
     return Cleaned(values, problems)

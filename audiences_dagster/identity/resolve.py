@@ -245,6 +245,8 @@ class _Resolver:
             .outerjoin(survivor_edge, sa.and_(survivor_edge.c.key_type == edges.c.key_type,
                                               survivor_edge.c.key_value == edges.c.key_value,
                                               survivor_edge.c.label == labels.c.root))))
+        sa.Index(None, candidates.c.label, candidates.c.rank).create(self.conn)
+        dialect.analyze(self.conn, candidates)
         best = (sa.select(candidates.c.label, sa.func.min(candidates.c.rank).label("rank"))
                 .group_by(candidates.c.label).subquery("best"))
         chosen = (sa.select(candidates.c.label, candidates.c.rank, sa.func.min(candidates.c.key_value).label("key_value"))

@@ -76,7 +76,14 @@ class CsvSource:
             yield self._batch(header, rows, numbers, rejected, cursor, seen, complete=True)
 
     def _batch(self, header, rows, numbers, rejected, cursor, seen, complete) -> RawBatch:
-        frame = pd.DataFrame(rows, columns=header, dtype="string")
+        try:
+            frame = pd.DataFrame(rows, columns=header, dtype="string")
+        except UnicodeEncodeError:  # bytes invalid in the file's encoding: set those rows aside
+            bad = {i for i, row in enumerate(rows) if not _decodable(row)}
+            rejected = rejected + [_undecodable(rows[i], numbers[i], header) for i in sorted(bad)]
+            rows = [row for i, row in enumerate(rows) if i not in bad]
+            numbers = [n for i, n in enumerate(numbers) if i not in bad]
+            frame = pd.DataFrame(rows, columns=header, dtype="string")
         return RawBatch(frame=frame, row_numbers=pd.Series(numbers, dtype="int64"),
                         cursor={**cursor, "rows_done": seen, "complete": complete}, quarantine=rejected)
 
@@ -92,6 +99,25 @@ class CsvSource:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
         return digest.hexdigest()
+
+
+def _decodable(row: list[str]) -> bool:
+    try:
+        "".join(row).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _undecodable(row: list[str], line: int, header: list[str]) -> dict:
+    columns = [name for name, value in zip(header, row) if not _decodable([value])]
+    return {
+        "row_number": line, "source_id": None, "field": columns[0] if columns else None, "scope": "row",
+        "reason": "undecodable_bytes",
+        "detail": f"line {line}: column(s) {', '.join(map(repr, columns))} hold bytes that are not valid text "
+                  f"in the file's encoding",
+        "raw": json.dumps(dict(zip(header, row))), "quarantined_at": datetime.now(timezone.utc).replace(tzinfo=None),
+    }
 
 
 def _malformed(row: list[str], line: int, expected: int) -> dict:

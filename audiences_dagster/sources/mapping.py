@@ -15,7 +15,6 @@ import pandas as pd
 from audiences_dagster.config.models import AudiencesConfig, SourceConfig
 from audiences_dagster.identity import normalize as norm
 
-SURROGATES = r"[\udc80-\udcff]"
 CONVERSION_KEY = "lead_conversion"
 
 
@@ -59,7 +58,6 @@ def map_batch(
 
     for column in raw.columns:
         values = raw[column]
-        issues.append((values.str.contains(SURROGATES, regex=True).fillna(False), "undecodable_bytes", column, values))
         issues.append((values.str.len().fillna(0) > config.max_text_length, "value_too_long", column, values))
     ids = raw[source.unique_id].str.strip()
     missing_id = ids.isna() | (ids == "")

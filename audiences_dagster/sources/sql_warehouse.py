@@ -151,7 +151,7 @@ def _to_text(value) -> str:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
+        return value.decode("utf-8", "backslashreplace")
     return str(value)
 
 
