@@ -21,7 +21,7 @@ demo: $(STAMP)
 ui: $(STAMP)
 	@test -f $(HOME_DIR)/demo/audiences.yaml || (echo "run 'make demo' first" && exit 1)
 	cd $(HOME_DIR) && DAGSTER_HOME=$(HOME_DIR)/dagster AUDIENCES_CONFIG=$(HOME_DIR)/demo/audiences.yaml \
-		$(CURDIR)/$(BIN)/dagster dev -m audiences_dagster.definitions -h 127.0.0.1 -p 3000
+		$(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

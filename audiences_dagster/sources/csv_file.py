@@ -26,6 +26,9 @@ class CsvSource:
         self.path: Path = config.resolve_path(self.source.path or "")
         self.batch_size = config.batch_size
 
+    def close(self) -> None:
+        """Nothing held open between batches."""
+
     def check(self) -> list[str]:
         """Fail before any write when the file is missing or lacks a configured column."""
         if not self.path.is_file():

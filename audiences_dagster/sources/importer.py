@@ -64,8 +64,16 @@ def import_source(store: Store, config: AudiencesConfig, name: str, run_id: str,
                   full: bool = False) -> ImportReport:
     """Read a source into source_<entity>; `full` forces a full pass (deletes become visible)."""
     started = time.perf_counter()
-    source = config.sources[name]
     reader = reader_for(name, config)
+    try:
+        return _import(store, config, name, reader, run_id, full, started)
+    finally:
+        reader.close()
+
+
+def _import(store: Store, config: AudiencesConfig, name: str, reader: CsvSource | SqlSource, run_id: str,
+            full: bool, started: float) -> ImportReport:
+    source = config.sources[name]
     reader.check()
     state = store.sync_state(name)
     if isinstance(reader, SqlSource):

@@ -39,6 +39,11 @@ class SqlSource:
                 raise SourceError(f"sources.{self.name}: the URL's database driver is not installed ({exc.name})") from None
         return self._engine
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def check(self) -> list[str]:
         """Connect and run the query with no rows: unreachable databases and missing columns
         fail here, before anything is written."""

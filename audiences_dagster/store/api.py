@@ -143,9 +143,10 @@ class Store:
             sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(
                 src.c.source == source, src.c.source_id == stage.c.source_id))
         ).scalar_one()
-        if seen_pass is not None:
+        if seen_pass is not None and existing:
             conn.execute(sa.update(src).where(
-                src.c.source == source, src.c.source_id.in_(sa.select(stage.c.source_id))
+                src.c.source == source, src.c.source_id == stage.c.source_id,
+                src.c.seen_pass.is_distinct_from(seen_pass),
             ).values(seen_pass=seen_pass))
         columns = [c.name for c in stage.c]
         ins = dialect.insert(conn, src).from_select(columns, sa.select(*stage.c).where(sa.true()))
