@@ -56,10 +56,12 @@ def _rank_records(conn: sa.Connection, store: Store, config: AudiencesConfig, en
     """Every source record of the dirty ids with its position in survivorship order: one sort
     for all fields, plus one per field with a per-field tier override."""
     src = store.tables.source(entity)
-    columns = [sa.Column("uid", sa.BigInteger()), sa.Column("pos", sa.Integer()), sa.Column("rid", sa.BigInteger())]
+    columns = [sa.Column("uid", sa.BigInteger()), sa.Column("pos", sa.Integer()), sa.Column("rid", sa.BigInteger()),
+               sa.Column("source", sa.String(100)), sa.Column("deleted", sa.Integer())]
     columns += [sa.Column(f"pos_{f}", sa.Integer()) for f in overridden]
     columns += [sa.Column(f, src.c[f].type) for f in fields]
-    values = [src.c.unified_id, _position(config, src, entity, None), src.c.id]
+    values = [src.c.unified_id, _position(config, src, entity, None), src.c.id, src.c.source,
+              sa.case((src.c.deleted_in_source, 1), else_=0)]
     values += [_position(config, src, entity, f) for f in overridden]
     values += [src.c[f] for f in fields]
     frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
@@ -80,13 +82,24 @@ def _rank_records(conn: sa.Connection, store: Store, config: AudiencesConfig, en
     return ranked, extra
 
 
-def _winners_select(ranked: sa.Table, dirty: sa.Table, summary: sa.Subquery, names: list[str],
+def _winners_select(conn: sa.Connection, entity: str, ranked: sa.Table, dirty: sa.Table, names: list[str],
                     overridden: list[str]) -> tuple[sa.Select, list[str]]:
-    """Per id and field, the value at the first position where the field has a value."""
-    picks_cols = [sa.func.min(sa.case((ranked.c[n].is_not(None), ranked.c[f"pos_{n}" if n in overridden else "pos"])))
-                  .label(f"p_{n}") for n in names]
-    picks = sa.select(ranked.c.uid, *picks_cols).group_by(ranked.c.uid).subquery("picks")
-    frm = dirty.outerjoin(picks, picks.c.uid == dirty.c.uid).outerjoin(summary, summary.c.uid == dirty.c.uid)
+    """Per id and field, the value at the first position where the field has a value. The
+    per-id aggregates are materialized first, so every join below is a keyed lookup."""
+    picks = dialect.create_temp_table(conn, f"picks_{entity}", [
+        sa.Column("uid", sa.BigInteger(), primary_key=True), sa.Column("deleted", sa.Integer()),
+        sa.Column("sources", sa.Text()), *(sa.Column(f"p_{n}", sa.Integer()) for n in names)])
+    firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), ranked.c[f"pos_{n}" if n in overridden else "pos"])))
+              for n in names]
+    conn.execute(sa.insert(picks).from_select(
+        ["uid", "deleted", *(f"p_{n}" for n in names)],
+        sa.select(ranked.c.uid, sa.func.min(ranked.c.deleted), *firsts).group_by(ranked.c.uid)))
+    pairs = sa.select(ranked.c.uid, ranked.c.source).distinct().subquery()
+    listing = (sa.select(pairs.c.uid, sa.func.aggregate_strings(pairs.c.source, ",").label("sources"))
+               .group_by(pairs.c.uid).subquery())
+    conn.execute(sa.update(picks).where(picks.c.uid == listing.c.uid).values(sources=listing.c.sources))
+    dialect.analyze(conn, picks)
+    frm = dirty.join(picks, picks.c.uid == dirty.c.uid)
     values, columns = [dirty.c.uid], ["uid"]
     for n in names:
         r = sa.alias(ranked, f"r_{n}")
@@ -97,7 +110,7 @@ def _winners_select(ranked: sa.Table, dirty: sa.Table, summary: sa.Subquery, nam
         if n != "company_id":
             values.append(r.c.rid)
             columns.append(f"{n}__from")
-    values += [summary.c.sources, summary.c.deleted]
+    values += [picks.c.sources, picks.c.deleted == 1]
     columns += ["sources", "deleted_in_source"]
     return sa.select(*values).select_from(frm), columns
 
@@ -118,7 +131,7 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
 
     overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
     ranked, extra = _rank_records(conn, store, config, entity, dirty, fields, overridden)
-    select, columns = _winners_select(ranked, dirty, _summary(src, dirty), [*fields, *extra], overridden)
+    select, columns = _winners_select(conn, entity, ranked, dirty, [*fields, *extra], overridden)
     conn.execute(sa.insert(winners).from_select(columns, select))
     dialect.analyze(conn, winners)
 
@@ -138,21 +151,6 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
         sa.select(winners.c.uid, *assignments.values(), sa.literal(now), sa.literal(now)).where(~existing),
     )).rowcount
     return {"updated": updated, "created": created, "field_changes": changes}
-
-
-def _summary(src: sa.Table, dirty: sa.Table) -> sa.Subquery:
-    """Sources feeding each record, and whether every one of them deleted it."""
-    names = (sa.select(src.c.unified_id, src.c.source).join(dirty, dirty.c.uid == src.c.unified_id).distinct()
-             .order_by(src.c.unified_id, src.c.source).subquery())
-    joined = sa.func.aggregate_strings(names.c.source, ",")
-    listing = sa.select(names.c.unified_id.label("uid"), joined.label("sources")).group_by(names.c.unified_id).subquery()
-    deleted = (
-        sa.select(src.c.unified_id.label("uid"),
-                  (sa.func.min(sa.case((src.c.deleted_in_source, 1), else_=0)) == 1).label("deleted"))
-        .join(dirty, dirty.c.uid == src.c.unified_id).group_by(src.c.unified_id).subquery()
-    )
-    return sa.select(listing.c.uid, listing.c.sources, deleted.c.deleted).join(
-        deleted, deleted.c.uid == listing.c.uid).subquery("summary")
 
 
 def _write_history(conn: sa.Connection, store: Store, entity: str, fields: dict[str, str],

@@ -20,6 +20,7 @@ from audiences_dagster.store.api import BatchCounts, Store
 
 IMPORT_RECORDS_PER_CALL = 50_000
 EXPORT_RECORDS_PER_CALL = 10_000
+ANALYZE_AFTER_INSERTS = 10_000
 
 
 @dataclass
@@ -118,6 +119,8 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: CsvSource 
             closing = reader.closing_cursor(cursor) if isinstance(reader, SqlSource) else cursor
             store.save_sync_state(conn, name, closing, pass_number=pass_number, pass_open=False,
                                   full_sync_done=True)
+    if report.counts.inserted >= ANALYZE_AFTER_INSERTS:
+        store.refresh_statistics(source.entity)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -138,6 +138,7 @@ class Store:
         frame["imported_at"], frame["run_id"], frame["seen_pass"] = now, run_id, seen_pass
         stage = self._stage(conn, f"stage_{entity}", [c for c in src.c if c.name in frame.columns])
         dialect.bulk_load(conn, stage, frame)
+        dialect.analyze(conn, stage)
 
         existing = conn.execute(
             sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(
@@ -203,6 +204,12 @@ class Store:
         copies = [sa.Column(c.name, c.type) for c in columns]
         return dialect.create_temp_table(conn, name, copies)
 
+    def refresh_statistics(self, entity: str) -> None:
+        """After a large load, fresh planner statistics keep later incremental runs on indexes."""
+        with self.engine.begin() as conn:
+            for table in (self.tables.source(entity), self.tables.identity_keys):
+                dialect.analyze(conn, table)
+
     def mark_unseen_deleted(self, conn: sa.Connection, source: str, entity: str, seen_pass: int) -> int:
         """Rows missing from a full result are deleted in source: marked, never removed."""
         src = self.tables.source(entity)
@@ -237,14 +244,24 @@ def _engine(url: str) -> sa.Engine:
         engine = sa.create_engine(parsed, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    engine = sa.create_engine(parsed, pool_pre_ping=True)
+    sa.event.listen(engine, "connect", _postgres_settings)
+    return engine
+
+
+def _postgres_settings(dbapi_connection, _record) -> None:
+    """The store's working set lives in memory: random index reads cost little more than
+    sequential ones, so the planner should prefer index probes for small batches."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET random_page_cost = 1.1")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA cache_size=-200000")
     cursor.close()
 
