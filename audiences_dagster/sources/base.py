@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from audiences_dagster.config.models import SourceConfig
+from audiences_dagster.sources.mapping import required_columns
 
 
 class SourceError(RuntimeError):
@@ -31,6 +32,16 @@ class ReadPlan:
     resumed: bool
     skip_reason: str | None = None
     description: str = ""
+
+
+def require_columns(name: str, source: SourceConfig, available: list[str], where: str) -> None:
+    """Every configured column must be there before anything is written."""
+    missing = [c for c in required_columns(source) if c not in available]
+    if missing:
+        raise SourceError(
+            f"sources.{name}: {where} has no column(s) {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(repr, available))}"
+        )
 
 
 def mapping_fingerprint(source: SourceConfig) -> str:

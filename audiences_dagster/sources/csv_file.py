@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from audiences_dagster.config.models import AudiencesConfig
-from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint
-from audiences_dagster.sources.mapping import required_columns
+from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint, require_columns
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -37,12 +36,7 @@ class CsvSource:
             header = next(csv.reader(handle, delimiter=self.source.delimiter), None)
         if not header:
             raise SourceError(f"sources.{self.name}: {self.path} is empty (no header row)")
-        missing = [c for c in required_columns(self.source) if c not in header]
-        if missing:
-            raise SourceError(
-                f"sources.{self.name}: {self.path} has no column(s) {', '.join(map(repr, missing))}; "
-                f"it has {', '.join(map(repr, header))}"
-            )
+        require_columns(self.name, self.source, header, str(self.path))
         return header
 
     def plan(self, cursor: dict | None, full: bool = False) -> tuple[ReadPlan, dict]:

@@ -15,8 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig, resolve_sqlite_url
-from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint
-from audiences_dagster.sources.mapping import required_columns
+from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint, require_columns
 
 
 class SqlSource:
@@ -58,12 +57,7 @@ class SqlSource:
                 columns = list(conn.execute(query).keys())
         except sa.exc.DBAPIError as exc:  # SQLite raises OperationalError for a bad query too
             raise SourceError(f"sources.{self.name}: the query failed: {exc.orig}") from None
-        missing = [c for c in required_columns(self.source) if c not in columns]
-        if missing:
-            raise SourceError(
-                f"sources.{self.name}: the query returns no column(s) {', '.join(map(repr, missing))}; "
-                f"it returns {', '.join(map(repr, columns))}"
-            )
+        require_columns(self.name, self.source, columns, "the query")
         return columns
 
     def plan(self, cursor: dict | None, full: bool = False, pass_open: bool = False) -> tuple[ReadPlan, dict]:

@@ -130,7 +130,7 @@ def test_unreachable_warehouse_fails_before_any_write_without_the_password(works
 def test_query_missing_a_configured_column_fails_before_any_write(workspace: Workspace, warehouse: Warehouse) -> None:
     warehouse.put(contact("c1"))
     workspace.configure({"wh": warehouse.source(query=f"SELECT id, email, updated_at FROM {warehouse.contacts.name}")})
-    with pytest.raises(SourceError, match="sources.wh: the query returns no column\\(s\\) 'name'"):
+    with pytest.raises(SourceError, match="sources.wh: the query has no column\\(s\\) 'name'"):
         run(workspace)
     assert_nothing_written(workspace)
 
