@@ -7,6 +7,8 @@ import os
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from audiences_dagster.config import ConfigError, config_path, load_config
@@ -71,18 +73,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store():
+@contextmanager
+def _store() -> Iterator[tuple]:
+    """The configured store, migrated, and closed again when the command is done."""
     from audiences_dagster.store.api import Store
 
     config = load_config()
     store = Store.from_config(config)
-    store.migrate()
-    return config, store
+    try:
+        store.migrate()
+        yield config, store
+    finally:
+        store.dispose()
 
 
 def _migrate(args) -> int:
-    _, store = _store()
-    print(f"store at {store.safe_url} is up to date")
+    with _store() as (_, store):
+        print(f"store at {store.safe_url} is up to date")
     return 0
 
 
@@ -123,14 +130,15 @@ def _demo(args) -> int:
 def _history(args) -> int:
     from audiences_dagster.identity.merges import current_id, record_history
 
-    _, store = _store()
-    now = current_id(store, args.entity, args.record_id)
+    with _store() as (_, store):
+        now = current_id(store, args.entity, args.record_id)
+        events = record_history(store, args.entity, now) if now is not None else []
     if now is None:
         print(f"no {args.entity} record {args.record_id}", file=sys.stderr)
         return 1
     if now != args.record_id:
         print(f"record {args.record_id} was merged into {now}; showing {now}")
-    for e in record_history(store, args.entity, now):
+    for e in events:
         what = f"{e['field']}: {e['old']!r} -> {e['new']!r}" if e["field"] else e["new"]
         source = f" [{e['source']}]" if e["source"] else ""
         print(f"{e['at']:%Y-%m-%d %H:%M:%S}  #{e['record']:<8} {e['event']:<18} {what}{source}  run {e['run']}")
@@ -138,9 +146,14 @@ def _history(args) -> int:
 
 
 def _merges(args) -> int:
+    with _store() as (_, store):
+        _print_merges(store, args)
+    return 0
+
+
+def _print_merges(store, args) -> None:
     import sqlalchemy as sa
 
-    _, store = _store()
     log = store.tables.merge_log
     stmt = sa.select(log).where(log.c.entity == args.entity).order_by(log.c.id.desc()).limit(args.limit)
     if args.record is not None:
@@ -150,14 +163,13 @@ def _merges(args) -> int:
             state = f"undone {row['undone_at']:%Y-%m-%d %H:%M}" if row["undone_at"] else ""
             print(f"#{row['id']:<7} {row['absorbed_id']} -> {row['survivor_id']}  {row['reason']:<15} "
                   f"{row['key_value'] or ''}  {row['merged_at']:%Y-%m-%d %H:%M:%S} {state}")
-    return 0
 
 
 def _split(args) -> int:
     from audiences_dagster.identity.merges import split_merge
 
-    config, store = _store()
-    report = split_merge(store, config, args.merge_id, f"split-{uuid.uuid4().hex[:12]}")
+    with _store() as (config, store):
+        report = split_merge(store, config, args.merge_id, f"split-{uuid.uuid4().hex[:12]}")
     print(f"merge #{report.merge_id} undone: record {report.restored_id} restored from {report.survivor_id} "
           f"({report.records_moved} source record(s) moved, {report.keys_blocked} key(s) blocked from relinking)")
     return 0

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from audiences_dagster_tests.conftest import _fresh_database
+from audiences_dagster_tests.postgres import fresh_database
 from audiences_dagster_tests.sources.warehouse import Warehouse
 
 
 @pytest.fixture(scope="session")
 def postgres_warehouse_url() -> Iterator[str]:
-    with contextmanager(_fresh_database)("aud_wh") as url:
+    with contextmanager(fresh_database)("aud_wh") as url:
         yield url
 
 
