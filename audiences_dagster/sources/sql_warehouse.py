@@ -120,13 +120,13 @@ class SqlSource:
         after = cursor.get("after")
         if cursor["mode"] == "incremental":
             ts = inner.c[self.source.updated_at]
-            if after:
-                at, last_id = _from_json(after[0]), _from_json(after[1])
-                if at is None:  # stopped among the rows without a timestamp, which come first
-                    newer = sa.or_(ts.is_not(None), uid > last_id)
-                else:
-                    newer = ts > at if last_id is None else sa.or_(ts > at, sa.and_(ts == at, uid > last_id))
-                query = query.where(newer)
+            at = _from_json(after[0]) if after else None
+            if at is not None:  # past the rows without a timestamp: a plain (ts, id) index scan
+                last_id = _from_json(after[1])
+                newer = ts > at if last_id is None else sa.or_(ts > at, sa.and_(ts == at, uid > last_id))
+                return query.where(newer).order_by(ts, uid)
+            if after:  # stopped among the rows without a timestamp, which come first
+                query = query.where(sa.or_(ts.is_not(None), uid > _from_json(after[1])))
             # Rows without a timestamp first on every database (PostgreSQL sorts NULL last).
             return query.order_by(sa.case((ts.is_(None), 0), else_=1), ts, uid)
         if after is not None:
@@ -138,11 +138,7 @@ def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
     """Warehouse values become strings so every source goes through the same typed mapping."""
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(values):
-            out[column] = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
-        else:
-            out[column] = values.map(_to_text, na_action="ignore").astype("string")
+        out[column] = frame[column].map(_to_text, na_action="ignore").astype("string")
     return out
 
 
