@@ -25,7 +25,6 @@ from audiences_dagster.store.api import Store, utcnow
 # Provisional labels of records that have no unified id yet; always above any real id.
 OFFSET = 1 << 40
 MAX_ITERATIONS = 100
-STATISTICS_AFTER = 10_000
 # Added to a key's priority when the absorbed record shares it only with another absorbed one.
 INDIRECT = 100
 
@@ -77,8 +76,6 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
             report.created, report.updated = counts["created"], counts["updated"]
             report.field_changes = counts["field_changes"]
             resolver.finish()
-    if report.pending >= STATISTICS_AFTER:
-        store.refresh_statistics(entity)  # the pending flags just flipped for many rows
     report.seconds = time.perf_counter() - started
     return report
 

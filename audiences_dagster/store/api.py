@@ -190,26 +190,15 @@ class Store:
             sa.select(src.c.id, stage_keys.c.key_type, stage_keys.c.key_value)
             .join(src, sa.and_(src.c.source == source, src.c.source_id == stage_keys.c.source_id))
             .join(changed, changed.c.record_id == src.c.id)))
-        dialect.analyze(conn, changed)
-        # The keys these records hold now, fetched by record id; both sides of the comparison
-        # below are then small scratch tables, never the whole identity_keys table.
-        old_keys = dialect.create_temp_table(conn, f"old_keys_{entity}", [
-            sa.Column("id", sa.BigInteger(), primary_key=True), sa.Column("record_id", sa.BigInteger(), index=True),
-            sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048))])
-        conn.execute(sa.insert(old_keys).from_select(
-            ["id", "record_id", "key_type", "key_value"],
-            sa.select(ik.c.id, ik.c.record_id, ik.c.key_type, ik.c.key_value)
-            .join(changed, changed.c.record_id == ik.c.record_id).where(ik.c.entity == entity)))
-        dialect.analyze(conn, old_keys)
-        dialect.analyze(conn, new_keys)
-        same_key = sa.and_(new_keys.c.record_id == old_keys.c.record_id, new_keys.c.key_type == old_keys.c.key_type,
-                           new_keys.c.key_value == old_keys.c.key_value)
-        conn.execute(sa.delete(ik).where(ik.c.id.in_(
-            sa.select(old_keys.c.id).where(~sa.exists().where(same_key)))))
+        same_key = sa.and_(new_keys.c.record_id == ik.c.record_id, new_keys.c.key_type == ik.c.key_type,
+                           new_keys.c.key_value == ik.c.key_value)
+        conn.execute(sa.delete(ik).where(
+            ik.c.entity == entity, ik.c.record_id.in_(sa.select(changed.c.record_id)),
+            ~sa.exists().where(same_key)))
         conn.execute(sa.insert(ik).from_select(
             ["entity", "key_type", "key_value", "record_id"],
             sa.select(sa.literal(entity), new_keys.c.key_type, new_keys.c.key_value, new_keys.c.record_id)
-            .where(~sa.exists().where(same_key))))
+            .where(~sa.exists().where(ik.c.entity == entity, same_key))))
 
     def _stage(self, conn: sa.Connection, name: str, columns: list[sa.Column]) -> sa.Table:
         copies = [sa.Column(c.name, c.type) for c in columns]
