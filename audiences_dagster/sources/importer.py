@@ -48,8 +48,6 @@ class ImportReport:
             "plan": self.plan, "rows_read": self.rows_read, "inserted": self.counts.inserted,
             "updated": self.counts.updated, "unchanged": self.counts.unchanged,
             "quarantined_rows": sum(self.quarantined_rows.values()),
-            "quarantined_by_reason": dict(self.quarantined_rows),
-            "dropped_values_by_reason": dict(self.dropped_values),
             "deleted_in_source": self.deleted_in_source, "batches": self.batches,
             "api_calls_at_50k": self.api_calls, "resumed": self.resumed,
             "skipped": self.skipped or "", "seconds": round(self.seconds, 3),

@@ -25,11 +25,6 @@ class MappedBatch:
     rows: pd.DataFrame
     keys: pd.DataFrame
     quarantine: list[dict] = field(default_factory=list)
-    rows_read: int = 0
-
-    @property
-    def quarantined_rows(self) -> int:
-        return sum(1 for q in self.quarantine if q["scope"] == "row")
 
 
 def required_columns(source: SourceConfig) -> list[str]:
@@ -94,7 +89,7 @@ def map_batch(
     out.insert(0, "source_id", ids[keep])
     out = _system_columns(out, raw[keep], source_name, source, config)
     return MappedBatch(rows=out.reset_index(drop=True), keys=_keys(out, source_name, config),
-                       quarantine=quarantine, rows_read=len(raw))
+                       quarantine=quarantine)
 
 
 def _without_identity_key(out: pd.DataFrame, raw: pd.DataFrame, source: SourceConfig) -> pd.Series:

@@ -19,14 +19,6 @@ def insert(bind: sa.Connection, table: sa.Table):
     return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
 
 
-def greatest(bind: sa.Connection, *args):
-    return sa.func.greatest(*args) if is_postgres(bind) else sa.func.max(*args)
-
-
-def least(bind: sa.Connection, *args):
-    return sa.func.least(*args) if is_postgres(bind) else sa.func.min(*args)
-
-
 def bulk_load(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Load a batch into a (staging) table: COPY on PostgreSQL, executemany on SQLite."""
     if frame.empty:
