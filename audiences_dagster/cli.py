@@ -70,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     split = sub.add_parser("split", help="undo a merge: the absorbed records come back as they were")
     split.add_argument("merge_id", type=int)
     split.set_defaults(handler=_split)
+
+    explain = sub.add_parser("explain", help="which conditions of a segment a record meets and which it fails")
+    explain.add_argument("segment")
+    explain.add_argument("record_id", type=int)
+    explain.set_defaults(handler=_explain)
+
+    sandbox = sub.add_parser("sandbox", help="serve the local Salesforce/HubSpot-compatible CRM sandbox until Ctrl-C")
+    sandbox.add_argument("--db", default=os.path.join(os.environ.get(HOME_ENV, ".audiences_home"), "crm_sandbox.db"))
+    sandbox.add_argument("--contacts", type=int, default=1000, help="Salesforce contacts to seed an empty sandbox")
+    sandbox.add_argument("--hubspot-contacts", type=int, default=None, help="default: as many as --contacts")
+    sandbox.add_argument("--companies", type=int, default=300)
+    sandbox.set_defaults(handler=_sandbox)
     return parser
 
 
@@ -172,6 +184,47 @@ def _split(args) -> int:
         report = split_merge(store, config, args.merge_id, f"split-{uuid.uuid4().hex[:12]}")
     print(f"merge #{report.merge_id} undone: record {report.restored_id} restored from {report.survivor_id} "
           f"({report.records_moved} source record(s) moved, {report.keys_blocked} key(s) blocked from relinking)")
+    return 0
+
+
+def _explain(args) -> int:
+    """Each leaf is evaluated in SQL against the record; a merged-away id is followed to its survivor."""
+    from audiences_dagster.identity.merges import current_id
+    from audiences_dagster.segments.explain import explain
+    from audiences_dagster.segments.membership import SegmentError, find_segment
+
+    with _store() as (config, store):
+        try:
+            entity = find_segment(config, args.segment).entity
+        except SegmentError as exc:
+            print(f"SegmentError: {exc}", file=sys.stderr)
+            return 2
+        record = current_id(store, entity, args.record_id) or args.record_id
+        if record != args.record_id:
+            print(f"record {args.record_id} was merged into {record}; explaining {record}")
+        result = explain(store, config, args.segment, record)
+    print(result.render())
+    return 0 if result.found else 1
+
+
+def _sandbox(args) -> int:
+    """Seed an empty sandbox database, then serve both CRMs on 127.0.0.1 until interrupted."""
+    import time
+
+    from audiences_dagster.sandbox import running_sandbox
+
+    seed = {"contacts": args.contacts, "hubspot_contacts": args.hubspot_contacts, "companies": args.companies}
+    with running_sandbox(Path(args.db), seed=seed) as sandbox:
+        print(f"CRM sandbox on {Path(args.db).resolve()}\n  Salesforce (HTTPS, self-signed): {sandbox.salesforce_url}"
+              f"\n  HubSpot: {sandbox.hubspot_url}\nSet these for the connectors (Ctrl-C stops the sandbox):")
+        for name, value in sandbox.environment().items():
+            print(f"  export {name}={value}")
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("CRM sandbox stopped")
     return 0
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from audiences_dagster.config.segments import SegmentConfig, check_segments
+
 Entity = Literal["people", "companies"]
 FieldType = Literal["text", "email", "url", "phone", "number", "date", "boolean"]
 KeyType = Literal["linkedin_url", "email", "domain"]
@@ -26,7 +28,7 @@ RESERVED_FIELD_NAMES = frozenset(
     {
         "id", "created_at", "updated_at", "sources", "archived", "deleted_in_source",
         "company_id", "source", "object", "source_id", "tier", "source_updated_at",
-        "imported_at", "run_id", "row_hash", "pending", "unified_id", "seen_pass",
+        "imported_at", "run_id", "row_hash", "unified_id", "seen_pass",
         "deleted_at", "company_ref", "converted_to",
     }
 )
@@ -236,6 +238,7 @@ class AudiencesConfig(_Strict):
     survivorship: dict[Entity, dict[str, list[Tier]]] = Field(default_factory=dict)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     sources: dict[str, SourceConfig]
+    segments: list[SegmentConfig] = Field(default_factory=list)
     # Where the file was read from; relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -282,6 +285,7 @@ class AudiencesConfig(_Strict):
             for field in rates:
                 if field not in known:
                     raise ValueError(f"checks.fill_rate.{entity}.{field}: not an imported {entity} field")
+        check_segments(self.segments, self.fields, lambda e: list(self.sources_for(e)))
         return self
 
     def fields(self, entity: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ from audiences_dagster.defs.assets import build_import_asset, build_unified_asse
 from audiences_dagster.defs.automation import automation_sensor
 from audiences_dagster.defs.checks import build_quality_checks
 from audiences_dagster.defs.resources import AudiencesResource
+from audiences_dagster.defs.segments import build_segment_assets
 from audiences_dagster.store.schema import ENTITIES
 
 
@@ -16,6 +17,7 @@ def build_definitions(config: AudiencesConfig, config_path: str) -> dg.Definitio
     entities = [e for e in ENTITIES if config.sources_for(e)]
     assets = [build_import_asset(name, config) for name in config.sources]
     assets += [build_unified_asset(e, config) for e in entities]
+    assets += build_segment_assets(config)
     checks = [check for e in entities for check in build_quality_checks(e, config)]
     return dg.Definitions(
         assets=assets,

@@ -53,11 +53,26 @@ def print_summary(config: AudiencesConfig, result: dg.ExecuteInProcessResult) ->
             print(f"  {source:<22} {_pairs(reasons)}")
     finally:
         store.dispose()
+    _print_segments(config, meta)
     print("\nChecks")
     for e in result.get_asset_check_evaluations():
         state = "passed" if e.passed else f"FAILED ({e.severity.value})"
         print(f"  {e.asset_key.to_user_string() + ':' + e.check_name:<56} {state}")
     print(f"\nRun {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+
+
+def _print_segments(config: AudiencesConfig, meta: dict) -> None:
+    """Members and this run's entries and exits, per segment."""
+    if not config.segments:
+        return
+    print("\nSegments (members, entered / exited this run)")
+    for segment in config.segments:
+        m = meta.get(f"segment_{segment.name}", {})
+        if "members" not in m:
+            print(f"  {segment.name:<26} {segment.entity:<10} not refreshed")
+            continue
+        print(f"  {segment.name:<26} {segment.entity:<10} {m['members'].value:>7,}  "
+              f"+{m['entered'].value:,} / -{m['exited'].value:,}")
 
 
 def _pairs(counts: dict) -> str:

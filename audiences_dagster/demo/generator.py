@@ -15,6 +15,8 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Collection
 
@@ -278,6 +280,7 @@ def _bad_linkedin_people(
     return frozenset(rng.sample(pool, min(BAD_SHARED_COUNT, len(pool))))
 
 
+@lru_cache(maxsize=65536)
 def _ascii_slug(text: str, joiner: str) -> str:
     """Fold accents and punctuation so names can become email locals, slugs and domains."""
     folded = unicodedata.normalize("NFKD", text.replace("ø", "o").replace("ł", "l").replace("Ł", "L"))
@@ -784,3 +787,36 @@ def _csv_line(values: list[str]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(values)
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- CRM sandbox (benchmark-sized worlds)
+
+
+def crm_companies(seed: int = 7, count: int = 600) -> list[Company]:
+    """The same invented companies the demo uses (at most 1,000 distinct names), for the CRM sandbox."""
+    return _companies(_rng(seed, "companies"), count)
+
+
+def crm_people(seed: int, count: int, companies: list[Company]) -> list[Person]:
+    """People like build_world's, drawn fast enough for 250,000-record sandboxes (weights accumulated once)."""
+    rng = _rng(seed, "crm-people")
+    cumulative = list(accumulate(1 / (rank + 4) for rank in range(len(companies))))
+    titles, title_weights = zip(*TITLES)
+    title_cumulative = list(accumulate(title_weights))
+    used_emails: set[str] = set()
+    used_slugs: set[str] = {BAD_SHARED_LINKEDIN.rsplit("/", 1)[-1]}
+    people = []
+    for idx in range(count):
+        company = rng.choices(companies, cum_weights=cumulative)[0]
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        work = _unique_email(rng, _work_local(rng, first, last), company.domain, used_emails)
+        personal = _unique_email(rng, _personal_local(rng, first, last), rng.choice(PERSONAL_DOMAINS), used_emails)
+        slug = _linkedin_slug(rng, first, last, used_slugs) if rng.random() < 0.85 else None
+        title = rng.choices(titles, cum_weights=title_cumulative)[0]
+        people.append(Person(idx, first, last, company, title, work, personal, slug, _phone(rng, company.country)))
+    return people
+
+
+def crm_moment(rng: random.Random, after: datetime = START, before: datetime = END) -> datetime:
+    """A moment in the demo window, for CRM created/modified stamps."""
+    return _timestamp(rng, after, before)

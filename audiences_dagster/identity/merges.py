@@ -70,8 +70,8 @@ def split_merge(store: Store, config: AudiencesConfig, merge_id: int, run_id: st
 def _wake_people_of(conn: sa.Connection, store: Store, company_ids: list[int]) -> None:
     """People pointing at a split company re-pick their company on the next people run."""
     people, unified_people = store.tables.source("people"), store.tables.unified("people")
-    conn.execute(sa.update(people).where(people.c.unified_id.in_(
-        sa.select(unified_people.c.id).where(unified_people.c.company_id.in_(company_ids)))).values(pending=True))
+    store.mark_pending(conn, "people", sa.select(people.c.id).where(people.c.unified_id.in_(
+        sa.select(unified_people.c.id).where(unified_people.c.company_id.in_(company_ids)))))
 
 
 def current_id(store: Store, entity: str, uid: int) -> int | None:

@@ -1,10 +1,11 @@
 """Identity resolution: pending source records join unified records through shared keys.
 
-Set-based connected components in the store: every pending record starts with a label (its
-unified id, or a provisional one), labels sharing a key take the smallest label until nothing
-changes. Existing ids always beat provisional ones, so an incremental run never renumbers a
-record; the oldest id survives a merge. Everything runs in one transaction: a crash leaves the
-pending flags in place and the next run redoes the work.
+Set-based connected components in the store: every pending record starts with its unified id as
+its label (a new record's own id), and labels sharing a key take the smallest label until nothing
+changes. Ids only grow, so an existing unified id always beats a new record's and an incremental
+run never renumbers a record; the oldest id survives a merge. Only records whose label moves are
+rewritten. Everything runs in one transaction: a crash leaves the pending queue in place and the
+next run redoes the work.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from audiences_dagster.sources.mapping import CONVERSION_KEY
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import Store, utcnow
 
-# Provisional labels of records that have no unified id yet; always above any real id.
-OFFSET = 1 << 40
 MAX_ITERATIONS = 100
 # Added to a key's priority when the absorbed record shares it only with another absorbed one.
 INDIRECT = 100
@@ -94,19 +93,22 @@ class _Resolver:
         return dialect.create_temp_table(self.conn, f"{name}_{self.entity}", list(columns))
 
     def _label(self, table: sa.Table) -> sa.ColumnElement:
-        return sa.func.coalesce(table.c.unified_id, table.c.id + OFFSET)
+        return sa.func.coalesce(table.c.unified_id, table.c.id)
 
     def collect_pending(self) -> int:
+        queue = self.store.tables.pending_records
         self.pend = self._temp("pend", sa.Column("record_id", sa.BigInteger(), primary_key=True),
                                sa.Column("label", sa.BigInteger()))
         rows = self.conn.execute(sa.insert(self.pend).from_select(
-            ["record_id", "label"], sa.select(self.src.c.id, self._label(self.src)).where(self.src.c.pending)
+            ["record_id", "label"], sa.select(self.src.c.id, self._label(self.src))
+            .join(queue, sa.and_(queue.c.entity == self.entity, queue.c.record_id == self.src.c.id))
         )).rowcount
         dialect.analyze(self.conn, self.pend)
         return rows
 
     def build_edges(self) -> None:
-        """Every (key, label) pair for keys a pending record holds; other holders come along."""
+        """Every (key, label) pair for keys a pending record holds and that two or more labels
+        share (other holders come along); each such linking key gets a small integer id."""
         keys, src = self.keys, self.src
         touched = self._temp("touched", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
         self.conn.execute(sa.insert(touched).from_select(
@@ -116,24 +118,29 @@ class _Resolver:
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
         sa.Index(None, touched.c.key_type, touched.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, touched)
-        self.edges = self._temp("edges", sa.Column("key_type", sa.String(32)),
-                                sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
-        self.conn.execute(sa.insert(self.edges).from_select(
+        held = self._temp("held", sa.Column("key_type", sa.String(32)),
+                          sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
+        self.conn.execute(sa.insert(held).from_select(
             ["key_type", "key_value", "label"],
             sa.select(keys.c.key_type, keys.c.key_value, self._label(src)).distinct()
             .join(touched, sa.and_(touched.c.key_type == keys.c.key_type, touched.c.key_value == keys.c.key_value))
             .join(src, src.c.id == keys.c.record_id)
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
-        # Only keys held by two or more labels link anything.
-        linking = self._temp("linking", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
+                             sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
         self.conn.execute(sa.insert(linking).from_select(
             ["key_type", "key_value"],
-            sa.select(self.edges.c.key_type, self.edges.c.key_value)
-            .group_by(self.edges.c.key_type, self.edges.c.key_value)
-            .having(sa.func.count(sa.distinct(self.edges.c.label)) > 1)))
+            sa.select(held.c.key_type, held.c.key_value)
+            .group_by(held.c.key_type, held.c.key_value)
+            .having(sa.func.count(sa.distinct(held.c.label)) > 1)))
         sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
-        self.conn.execute(sa.delete(self.edges).where(~sa.exists().where(
-            linking.c.key_type == self.edges.c.key_type, linking.c.key_value == self.edges.c.key_value)))
+        dialect.analyze(self.conn, linking)
+        self.edges = self._temp("edges", sa.Column("key_id", sa.Integer()), sa.Column("key_type", sa.String(32)),
+                                sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
+        self.conn.execute(sa.insert(self.edges).from_select(
+            ["key_id", "key_type", "key_value", "label"],
+            sa.select(linking.c.key_id, held.c.key_type, held.c.key_value, held.c.label)
+            .join(linking, sa.and_(linking.c.key_type == held.c.key_type, linking.c.key_value == held.c.key_value))))
         sa.Index(None, self.edges.c.key_type, self.edges.c.key_value).create(self.conn)
         sa.Index(None, self.edges.c.label).create(self.conn)
         dialect.analyze(self.conn, self.edges)
@@ -148,10 +155,8 @@ class _Resolver:
         edges, keys, src = self.edges, self.keys, self.src
         members = self._temp("members", sa.Column("label", sa.BigInteger()), sa.Column("record_id", sa.BigInteger()))
         labels = sa.select(edges.c.label).distinct().subquery()
-        self.conn.execute(sa.insert(members).from_select(["label", "record_id"], sa.union_all(
-            sa.select(labels.c.label, src.c.id).join(src, src.c.unified_id == labels.c.label).where(labels.c.label < OFFSET),
-            sa.select(labels.c.label, labels.c.label - OFFSET).where(labels.c.label >= OFFSET),
-        )))
+        self.conn.execute(sa.insert(members).from_select(
+            ["label", "record_id"], sa.select(labels.c.label, src.c.id).join(src, src.c.unified_id == labels.c.label)))
         sa.Index(None, members.c.label).create(self.conn)
         dialect.analyze(self.conn, members)
         limit = sa.case(relevant, value=keys.c.key_type)
@@ -188,15 +193,17 @@ class _Resolver:
         return blocked
 
     def propagate(self) -> int:
-        """Min-label propagation over shared keys until no label moves (connected components)."""
-        edges = self.edges
+        """Min-label propagation over shared keys until no label moves (connected components),
+        on integer key ids so each round is two small hash aggregations."""
+        links = self._temp("links", sa.Column("key_id", sa.Integer()), sa.Column("label", sa.BigInteger()))
+        self.conn.execute(sa.insert(links).from_select(["key_id", "label"], sa.select(self.edges.c.key_id, self.edges.c.label)))
+        dialect.analyze(self.conn, links)
         self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
-                                 sa.Column("root", sa.BigInteger()), sa.Column("final", sa.BigInteger()))
-        every = sa.union(sa.select(edges.c.label), sa.select(self.pend.c.label)).subquery()
+                                 sa.Column("root", sa.BigInteger()))
+        every = sa.union(sa.select(links.c.label), sa.select(self.pend.c.label)).subquery()
         self.conn.execute(sa.insert(self.labels).from_select(["label", "root"], sa.select(every.c.label, every.c.label)))
-        key_root = self._temp("key_root", sa.Column("key_type", sa.String(32)),
-                              sa.Column("key_value", sa.String(2048)), sa.Column("root", sa.BigInteger()))
-        sa.Index(None, key_root.c.key_type, key_root.c.key_value).create(self.conn)
+        dialect.analyze(self.conn, self.labels)
+        key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()))
         new_root = self._temp("new_root", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
         labels = self.labels
@@ -204,24 +211,17 @@ class _Resolver:
         for rounds in range(1, MAX_ITERATIONS + 1):
             self.conn.execute(sa.delete(key_root))
             self.conn.execute(sa.insert(key_root).from_select(
-                ["key_type", "key_value", "root"],
-                sa.select(edges.c.key_type, edges.c.key_value, sa.func.min(labels.c.root))
-                .join(labels, labels.c.label == edges.c.label)
-                .group_by(edges.c.key_type, edges.c.key_value)))
+                ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
+                .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id)))
             self.conn.execute(sa.delete(new_root))
             self.conn.execute(sa.insert(new_root).from_select(
-                ["label", "root"],
-                sa.select(edges.c.label, sa.func.min(key_root.c.root))
-                .join(key_root, sa.and_(key_root.c.key_type == edges.c.key_type,
-                                        key_root.c.key_value == edges.c.key_value))
-                .group_by(edges.c.label)))
+                ["label", "root"], sa.select(links.c.label, sa.func.min(key_root.c.root))
+                .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label)))
             moved = self.conn.execute(sa.update(labels).where(
                 labels.c.label == new_root.c.label, new_root.c.root < labels.c.root
             ).values(root=new_root.c.root)).rowcount
             if moved == 0:
                 break
-        self.conn.execute(sa.update(labels).values(final=sa.case(
-            (labels.c.root >= OFFSET, labels.c.root - OFFSET), else_=labels.c.root)))
         return rounds
 
     def log_merges(self) -> Counter:
@@ -252,51 +252,48 @@ class _Resolver:
         chosen = (sa.select(candidates.c.label, candidates.c.rank, sa.func.min(candidates.c.key_value).label("key_value"))
                   .join(best, sa.and_(best.c.label == candidates.c.label, best.c.rank == candidates.c.rank))
                   .group_by(candidates.c.label, candidates.c.rank).subquery("chosen"))
-        absorbed_id = sa.case((chosen.c.label >= OFFSET, chosen.c.label - OFFSET), else_=chosen.c.label)
         self.conn.execute(sa.insert(merge_log).from_select(
             ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
-            sa.select(sa.literal(self.entity), labels.c.final, absorbed_id,
+            sa.select(sa.literal(self.entity), labels.c.root, chosen.c.label,
                       sa.case(names, value=chosen.c.rank % INDIRECT, else_="key"), chosen.c.key_value,
                       sa.literal(self.run_id), sa.literal(self.now), unified.c.created_at)
             .select_from(chosen.join(labels, labels.c.label == chosen.c.label)
                          .outerjoin(unified, unified.c.id == chosen.c.label))))
         this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity,
                            merge_log.c.merged_at == self.now)
-        self.conn.execute(sa.insert(merge_members).from_select(["merge_id", "record_id"], sa.union_all(
+        self.conn.execute(sa.insert(merge_members).from_select(
+            ["merge_id", "record_id"],
             sa.select(merge_log.c.id, self.src.c.id).join(self.src, self.src.c.unified_id == merge_log.c.absorbed_id)
-            .where(this_run, merge_log.c.absorbed_created_at.is_not(None)),
-            sa.select(merge_log.c.id, merge_log.c.absorbed_id)
-            .where(this_run, merge_log.c.absorbed_created_at.is_(None)),
-        )))
+            .where(this_run)))
         counts = self.conn.execute(
             sa.select(merge_log.c.reason, sa.func.count()).where(this_run).group_by(merge_log.c.reason)).all()
         return Counter(dict(counts))
 
     def assign(self) -> None:
-        """Point source records at their final unified id and clear their pending flag, in one
-        pass over the records that move; absorbed unified rows go away (the merge log keeps them,
-        and a split brings them back)."""
+        """Point the records of every label that moved at its root and take the pending records
+        off the queue; records that keep their id are not touched. Absorbed unified rows go away
+        (the merge log keeps them, and a split brings them back)."""
         src, labels, pend = self.src, self.labels, self.pend
         unified = self.store.tables.unified(self.entity)
-        moved = sa.and_(labels.c.label < OFFSET, labels.c.final != labels.c.label)
+        moved = labels.c.root != labels.c.label
         moves = self._temp("moves", sa.Column("record_id", sa.BigInteger(), primary_key=True),
                            sa.Column("final", sa.BigInteger()))
-        self.conn.execute(sa.insert(moves).from_select(["record_id", "final"], sa.union(
-            sa.select(pend.c.record_id, labels.c.final).join(labels, labels.c.label == pend.c.label),
-            sa.select(src.c.id, labels.c.final).join(labels, sa.and_(src.c.unified_id == labels.c.label, moved)),
-        )))
+        self.conn.execute(sa.insert(moves).from_select(["record_id", "final"], sa.select(src.c.id, labels.c.root)
+                                                       .join(labels, sa.and_(src.c.unified_id == labels.c.label, moved))))
         dialect.analyze(self.conn, moves)
-        self.conn.execute(sa.update(src).where(src.c.id == moves.c.record_id)
-                          .values(unified_id=moves.c.final, pending=False))
+        self.conn.execute(sa.update(src).where(src.c.id == moves.c.record_id).values(unified_id=moves.c.final))
         self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
         if self.entity == "companies":
             people = self.store.tables.unified("people")
             self.conn.execute(sa.update(people).where(people.c.company_id == labels.c.label, moved)
-                              .values(company_id=labels.c.final))
+                              .values(company_id=labels.c.root))
+        queue = self.store.tables.pending_records
+        self.conn.execute(sa.delete(queue).where(
+            queue.c.entity == self.entity, queue.c.record_id.in_(sa.select(pend.c.record_id))))
 
     def dirty(self) -> sa.Table:
         table = self._temp("dirty", sa.Column("uid", sa.BigInteger(), primary_key=True))
-        self.conn.execute(sa.insert(table).from_select(["uid"], sa.select(self.labels.c.final).distinct()))
+        self.conn.execute(sa.insert(table).from_select(["uid"], sa.select(self.labels.c.root).distinct()))
         dialect.analyze(self.conn, table)
         return table
 
@@ -311,8 +308,8 @@ class _Resolver:
                    .join(self.pend, self.pend.c.record_id == keys.c.record_id)
                    .where(keys.c.entity == "companies", keys.c.key_type == "domain"))
         accounts = sa.select(src.c.source, src.c.source_id).join(self.pend, self.pend.c.record_id == src.c.id).subquery()
-        self.conn.execute(sa.update(people).where(sa.or_(
+        self.store.mark_pending(self.conn, "people", sa.select(people.c.id).where(sa.or_(
             people.c.company_domain.in_(domains),
             sa.exists().where(accounts.c.source == people.c.company_account_source,
                               accounts.c.source_id == people.c.company_account_id),
-        )).values(pending=True))
+        )))

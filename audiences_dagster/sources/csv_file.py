@@ -39,7 +39,7 @@ class CsvSource:
         require_columns(self.name, self.source, header, str(self.path))
         return header
 
-    def plan(self, cursor: dict | None, full: bool = False) -> tuple[ReadPlan, dict]:
+    def plan(self, cursor: dict | None, full: bool = False, pass_open: bool = False) -> tuple[ReadPlan, dict]:
         start = {"fingerprint": self._fingerprint(), "mapping": mapping_fingerprint(self.source),
                  "rows_done": 0, "complete": False}
         same = bool(cursor) and all(cursor.get(k) == start[k] for k in ("fingerprint", "mapping"))
@@ -71,6 +71,9 @@ class CsvSource:
                     yield self._batch(header, rows, numbers, rejected, cursor, seen, complete=False)
                     rows, numbers, rejected = [], [], []
             yield self._batch(header, rows, numbers, rejected, cursor, seen, complete=True)
+
+    def closing_cursor(self, cursor: dict) -> dict:
+        return cursor
 
     def _batch(self, header, rows, numbers, rejected, cursor, seen, complete) -> RawBatch:
         try:

@@ -7,17 +7,23 @@ resumes after the last one. Nothing is written before the source and the store h
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 from collections import Counter
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from audiences_dagster.config.models import AudiencesConfig
-from audiences_dagster.sources.base import SourceError
+from audiences_dagster.sources.base import RawBatch, SourceError, SourceReader
 from audiences_dagster.sources.csv_file import CsvSource
-from audiences_dagster.sources.mapping import map_batch
+from audiences_dagster.sources.mapping import MappedBatch, map_batch
 from audiences_dagster.sources.sql_warehouse import SqlSource
 from audiences_dagster.store.api import BatchCounts, Store
 
+T = TypeVar("T")
+_DONE = object()
 IMPORT_RECORDS_PER_CALL = 50_000
 EXPORT_RECORDS_PER_CALL = 10_000
 ANALYZE_AFTER_INSERTS = 10_000
@@ -54,9 +60,12 @@ class ImportReport:
         }
 
 
-def reader_for(name: str, config: AudiencesConfig) -> CsvSource | SqlSource:
-    kind = config.sources[name].kind
-    return CsvSource(name, config) if kind == "csv" else SqlSource(name, config)
+# One reader class per source kind (the connectors in sources/).
+READERS: dict[str, type[SourceReader]] = {"csv": CsvSource, "sql": SqlSource}
+
+
+def reader_for(name: str, config: AudiencesConfig) -> SourceReader:
+    return READERS[config.sources[name].kind](name, config)
 
 
 def import_source(store: Store, config: AudiencesConfig, name: str, run_id: str,
@@ -70,15 +79,12 @@ def import_source(store: Store, config: AudiencesConfig, name: str, run_id: str,
         reader.close()
 
 
-def _import(store: Store, config: AudiencesConfig, name: str, reader: CsvSource | SqlSource, run_id: str,
+def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceReader, run_id: str,
             full: bool, started: float) -> ImportReport:
     source = config.sources[name]
     reader.check()
     state = store.sync_state(name)
-    if isinstance(reader, SqlSource):
-        plan, cursor = reader.plan(state["cursor"], full=full, pass_open=state["pass_open"])
-    else:
-        plan, cursor = reader.plan(state["cursor"], full=full)
+    plan, cursor = reader.plan(state["cursor"], full=full, pass_open=state["pass_open"])
     report = ImportReport(source=name, entity=source.entity, plan=plan.description, resumed=plan.resumed)
     if plan.skip_reason:
         report.skipped = plan.skip_reason
@@ -92,8 +98,7 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: CsvSource 
             store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
     seen_pass = pass_number if plan.full_pass else None
 
-    for raw in reader.batches(cursor):
-        mapped = map_batch(raw.frame, raw.row_numbers, name, config)
+    for raw, mapped in read_ahead(_mapped(reader, cursor, name, config)):
         entries = raw.quarantine + mapped.quarantine
         with store.engine.begin() as conn:
             counts = store.write_batch(
@@ -101,6 +106,8 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: CsvSource 
                 tier=source.effective_tier.value, rows=mapped.rows, keys=mapped.keys,
                 run_id=run_id, seen_pass=seen_pass)
             store.quarantine(conn, name, run_id, entries)
+            if raw.deleted_ids:
+                report.deleted_in_source += store.mark_deleted(conn, name, source.entity, raw.deleted_ids)
             store.save_sync_state(conn, name, raw.cursor, pass_number=pass_number, pass_open=plan.full_pass)
         cursor = raw.cursor
         rows_read = len(raw.frame) + len(raw.quarantine)
@@ -113,14 +120,67 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: CsvSource 
 
     if plan.full_pass:
         with store.engine.begin() as conn:
-            report.deleted_in_source = store.mark_unseen_deleted(conn, name, source.entity, pass_number)
-            closing = reader.closing_cursor(cursor) if isinstance(reader, SqlSource) else cursor
+            report.deleted_in_source += store.mark_unseen_deleted(conn, name, source.entity, pass_number)
+            closing = reader.closing_cursor(cursor)
             store.save_sync_state(conn, name, closing, pass_number=pass_number, pass_open=False,
                                   full_sync_done=True)
     if report.counts.inserted >= ANALYZE_AFTER_INSERTS:
         store.refresh_statistics(source.entity)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _mapped(reader: SourceReader, cursor: dict, name: str,
+            config: AudiencesConfig) -> Generator[tuple[RawBatch, MappedBatch], None, None]:
+    batches = reader.batches(cursor)
+    try:
+        for raw in batches:
+            yield raw, map_batch(raw.frame, raw.row_numbers, name, config)
+    finally:
+        batches.close()  # gives the source's connection back even when mapping fails
+
+
+def read_ahead(items: Generator[T, None, None]) -> Iterator[T]:
+    """Produce the next item in a thread while the caller works on this one: reading and mapping
+    a batch (Python) overlaps writing the previous one (the database). At most two batches are
+    in memory; a failure on either side stops both and is raised here."""
+    slot: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _offer(slot, (item, None), stop):
+                    return
+            _offer(slot, (_DONE, None), stop)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            _offer(slot, (_DONE, exc), stop)
+        finally:
+            items.close()
+
+    worker = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slot.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _offer(slot: queue.Queue, entry: tuple, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            slot.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 __all__ = ["ImportReport", "SourceError", "import_source", "reader_for"]

@@ -149,47 +149,65 @@ class Store:
                 src.c.source == source, src.c.source_id == stage.c.source_id,
                 src.c.seen_pass.is_distinct_from(seen_pass),
             ).values(seen_pass=seen_pass))
-        columns = [c.name for c in stage.c]
-        ins = dialect.insert(conn, src).from_select(columns, sa.select(*stage.c).where(sa.true()))
-        data_columns = {c: ins.excluded[c] for c in columns if c not in ("source", "source_id")}
-        ins = ins.on_conflict_do_update(
-            index_elements=["source", "source_id"],
-            set_={**data_columns, "pending": sa.true(), "deleted_in_source": sa.false(), "deleted_at": None},
-            where=sa.or_(src.c.row_hash != ins.excluded.row_hash, src.c.deleted_in_source),
-        )
-        written = conn.execute(ins).rowcount
-        self._write_keys(conn, entity, source, stage, keys, now, all_new=existing == 0)
+        written = self._upsert(conn, src, stage, source)
+        changed = dialect.create_temp_table(conn, f"changed_{entity}", [
+            sa.Column("record_id", sa.BigInteger(), primary_key=True), sa.Column("source_id", sa.String(255))])
+        conn.execute(sa.insert(changed).from_select(["record_id", "source_id"], sa.select(src.c.id, src.c.source_id).join(
+            stage, sa.and_(src.c.source == source, src.c.source_id == stage.c.source_id)
+        ).where(src.c.imported_at == now)))
+        dialect.analyze(conn, changed)
+        self.mark_pending(conn, entity, sa.select(changed.c.record_id))
+        self._write_keys(conn, entity, changed, keys, all_new=existing == 0)
         inserted = len(frame) - existing
         return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(frame) - written)
 
-    def _write_keys(self, conn: sa.Connection, entity: str, source: str, stage: sa.Table,
-                    keys: pd.DataFrame, now: datetime, all_new: bool) -> None:
+    def _upsert(self, conn: sa.Connection, src: sa.Table, stage: sa.Table, source: str) -> int:
+        """Insert new rows (each its own unified record until resolution says otherwise) and
+        rewrite existing rows only when their content changed or they come back from a delete."""
+        numbered = sa.select(dialect.new_ids(conn, src).label("new_id"), *stage.c).subquery("numbered")
+        columns = [c.name for c in stage.c]
+        ins = dialect.insert(conn, src).from_select(
+            ["id", "unified_id", *columns],
+            sa.select(numbered.c.new_id, numbered.c.new_id, *(numbered.c[c] for c in columns)).where(sa.true()))
+        data_columns = {c: ins.excluded[c] for c in columns if c not in ("source", "source_id")}
+        ins = ins.on_conflict_do_update(
+            index_elements=["source", "source_id"],
+            set_={**data_columns, "deleted_in_source": sa.false(), "deleted_at": None},
+            where=sa.or_(src.c.row_hash != ins.excluded.row_hash, src.c.deleted_in_source),
+        )
+        return conn.execute(ins).rowcount
+
+    def mark_pending(self, conn: sa.Connection, entity: str, record_ids: sa.Select) -> None:
+        """Queue records for identity resolution (already queued ones stay queued once)."""
+        queue = self.tables.pending_records
+        ins = dialect.insert(conn, queue).from_select(
+            ["entity", "record_id"],
+            sa.select(sa.literal(entity), record_ids.subquery().c[0]).where(sa.true()))
+        conn.execute(ins.on_conflict_do_nothing(index_elements=["entity", "record_id"]))
+
+    def _write_keys(self, conn: sa.Connection, entity: str, changed: sa.Table, keys: pd.DataFrame,
+                    all_new: bool) -> None:
         """Replace the keys of the records this batch changed; unchanged keys (and any split
         block on them) stay as they are. A batch of only new records just inserts its keys."""
-        src, ik = self.tables.source(entity), self.tables.identity_keys
+        ik = self.tables.identity_keys
         stage_keys = dialect.create_temp_table(conn, f"stage_keys_{entity}", [
-            sa.Column("source_id", sa.String(255), index=True), sa.Column("key_type", sa.String(32)),
+            sa.Column("source_id", sa.String(255)), sa.Column("key_type", sa.String(32)),
             sa.Column("key_value", sa.String(2048))])
         dialect.bulk_load(conn, stage_keys, keys)
+        dialect.analyze(conn, stage_keys)
+        of_changed = (sa.select(changed.c.record_id, stage_keys.c.key_type, stage_keys.c.key_value)
+                      .join(changed, changed.c.source_id == stage_keys.c.source_id))
         if all_new:
+            rows = of_changed.subquery()
             conn.execute(sa.insert(ik).from_select(
                 ["entity", "key_type", "key_value", "record_id"],
-                sa.select(sa.literal(entity), stage_keys.c.key_type, stage_keys.c.key_value, src.c.id)
-                .join(src, sa.and_(src.c.source == source, src.c.source_id == stage_keys.c.source_id))))
+                sa.select(sa.literal(entity), rows.c.key_type, rows.c.key_value, rows.c.record_id)))
             return
-        changed = dialect.create_temp_table(conn, f"changed_{entity}", [
-            sa.Column("record_id", sa.BigInteger(), primary_key=True)])
-        conn.execute(sa.insert(changed).from_select(["record_id"], sa.select(src.c.id).join(
-            stage, sa.and_(src.c.source == source, src.c.source_id == stage.c.source_id)
-        ).where(src.c.imported_at == now)))
         new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [
             sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", sa.String(32)),
             sa.Column("key_value", sa.String(2048))])
-        conn.execute(sa.insert(new_keys).from_select(
-            ["record_id", "key_type", "key_value"],
-            sa.select(src.c.id, stage_keys.c.key_type, stage_keys.c.key_value)
-            .join(src, sa.and_(src.c.source == source, src.c.source_id == stage_keys.c.source_id))
-            .join(changed, changed.c.record_id == src.c.id)))
+        conn.execute(sa.insert(new_keys).from_select(["record_id", "key_type", "key_value"], of_changed))
+        dialect.analyze(conn, new_keys)
         same_key = sa.and_(new_keys.c.record_id == ik.c.record_id, new_keys.c.key_type == ik.c.key_type,
                            new_keys.c.key_value == ik.c.key_value)
         conn.execute(sa.delete(ik).where(
@@ -213,11 +231,19 @@ class Store:
     def mark_unseen_deleted(self, conn: sa.Connection, source: str, entity: str, seen_pass: int) -> int:
         """Rows missing from a full result are deleted in source: marked, never removed."""
         src = self.tables.source(entity)
-        result = conn.execute(sa.update(src).where(
-            src.c.source == source, ~src.c.deleted_in_source,
-            sa.or_(src.c.seen_pass.is_(None), src.c.seen_pass < seen_pass),
-        ).values(deleted_in_source=True, deleted_at=utcnow(), pending=True))
-        return result.rowcount
+        unseen = (src.c.source == source, ~src.c.deleted_in_source,
+                  sa.or_(src.c.seen_pass.is_(None), src.c.seen_pass < seen_pass))
+        self.mark_pending(conn, entity, sa.select(src.c.id).where(*unseen))
+        return conn.execute(sa.update(src).where(*unseen).values(deleted_in_source=True, deleted_at=utcnow())).rowcount
+
+    def mark_deleted(self, conn: sa.Connection, source: str, entity: str, source_ids: list[str]) -> int:
+        """Records the source reports deleted are marked (and re-resolved), never removed."""
+        src = self.tables.source(entity)
+        gone = dialect.create_temp_table(conn, f"deleted_{entity}", [sa.Column("source_id", sa.String(255), primary_key=True)])
+        conn.execute(sa.insert(gone), [{"source_id": i} for i in dict.fromkeys(source_ids)])
+        hit = (src.c.source == source, src.c.source_id.in_(sa.select(gone.c.source_id)), ~src.c.deleted_in_source)
+        self.mark_pending(conn, entity, sa.select(src.c.id).where(*hit))
+        return conn.execute(sa.update(src).where(*hit).values(deleted_in_source=True, deleted_at=utcnow())).rowcount
 
     def quarantine(self, conn: sa.Connection, source: str, run_id: str, entries: list[dict]) -> None:
         if entries:
@@ -249,11 +275,17 @@ def _engine(url: str) -> sa.Engine:
     return engine
 
 
+# Session settings for the store's set-based work. Index probes for small batches (the working set
+# lives in memory), and room for the hash aggregations and scratch tables of identity resolution
+# so that they do not spill to disk; PostgreSQL's defaults (4 MB, 8 MB) are sized for OLTP.
+POSTGRES_SESSION = {"random_page_cost": "1.1", "work_mem": "128MB", "temp_buffers": "256MB",
+                    "maintenance_work_mem": "256MB"}
+
+
 def _postgres_settings(dbapi_connection, _record) -> None:
-    """The store's working set lives in memory: random index reads cost little more than
-    sequential ones, so the planner should prefer index probes for small batches."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("SET random_page_cost = 1.1")
+    for name, value in POSTGRES_SESSION.items():
+        cursor.execute(f"SET {name} = '{value}'")
     cursor.close()
     dbapi_connection.commit()
 

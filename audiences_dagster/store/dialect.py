@@ -19,6 +19,15 @@ def insert(bind: sa.Connection, table: sa.Table):
     return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
 
 
+def new_ids(conn: sa.Connection, table: sa.Table) -> sa.ColumnElement:
+    """Fresh ids for rows about to be inserted into `table` from a SELECT, so another column
+    (a source record's own unified id) can carry the same value in the same statement."""
+    if is_postgres(conn):
+        return sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+    highest = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)).scalar_subquery()
+    return highest + sa.func.row_number().over()
+
+
 def bulk_load(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Load a batch into a (staging) table: COPY on PostgreSQL, executemany on SQLite."""
     if frame.empty:
@@ -50,6 +59,9 @@ def _copy(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
 def create_temp_table(conn: sa.Connection, name: str, columns: list[sa.Column]) -> sa.Table:
     """A connection-private scratch table, dropped first so a retried step starts clean."""
     metadata = sa.MetaData()
+    for column in columns:  # an integer key is a plain column unless asked for (no sequence per scratch table)
+        if column.autoincrement == "auto":
+            column.autoincrement = False
     table = sa.Table(name, metadata, *columns, prefixes=["TEMPORARY"])
     conn.execute(sa.text(f"DROP TABLE IF EXISTS {conn.dialect.identifier_preparer.quote(name)}"))
     table.create(conn)

@@ -46,12 +46,11 @@ def _source_columns(entity: str) -> list[sa.Column]:
         sa.Column("deleted_in_source", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("deleted_at", sa.DateTime()),
         sa.Column("seen_pass", sa.Integer()),
-        sa.Column("pending", sa.Boolean(), nullable=False, server_default=sa.true()),
+        # A new record starts as its own unified record (its id); resolution moves only the
+        # records that merge, so a first load does not rewrite every wide row.
         sa.Column("unified_id", sa.BigInteger()),
         sa.UniqueConstraint("source", "source_id"),
         sa.Index(None, "unified_id"),
-        # Partial: only the few pending rows are indexed, so clearing the flag is cheap.
-        sa.Index(None, "pending", postgresql_where=sa.text("pending"), sqlite_where=sa.text("pending")),
     ]
     if entity == "people":
         columns += [
@@ -90,6 +89,13 @@ def _system_tables(metadata: sa.MetaData) -> None:
         sa.Column("blocked", sa.String(64)),
         sa.Index(None, "entity", "key_type", "key_value"),
         sa.Index(None, "entity", "record_id"),
+    )
+    # Records waiting for identity resolution: a narrow queue, so marking and clearing it never
+    # touches the wide source rows.
+    sa.Table(
+        "pending_records", metadata,
+        sa.Column("entity", sa.String(16), primary_key=True),
+        sa.Column("record_id", sa.BigInteger(), primary_key=True),
     )
     sa.Table(
         "field_history", metadata,
@@ -174,10 +180,51 @@ def _system_tables(metadata: sa.MetaData) -> None:
     )
 
 
+# -- segments (PRODUCT.md §5): live membership, its enter/exit log, and per-segment refresh state --
+
+SEGMENT_TABLES = ("segment_members", "segment_events", "segment_state")
+
+
+def _segment_tables(metadata: sa.MetaData) -> None:
+    sa.Table(
+        "segment_members", metadata,
+        sa.Column("segment", sa.String(100), primary_key=True),
+        sa.Column("record_id", sa.BigInteger(), primary_key=True),
+        sa.Column("entered_at", sa.DateTime(), nullable=False),
+        sa.Column("run_id", sa.String(64)),
+    )
+    sa.Table(
+        "segment_events", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("segment", sa.String(100), nullable=False),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("event", sa.String(8), nullable=False),  # entered | exited
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("run_id", sa.String(64)),
+        sa.Index(None, "segment", "at"),
+        sa.Index(None, "segment", "record_id"),
+    )
+    sa.Table(
+        "segment_state", metadata,
+        sa.Column("segment", sa.String(100), primary_key=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("definition_hash", sa.String(64), nullable=False),
+        sa.Column("evaluated_at", sa.DateTime(), nullable=False),  # the "now" relative windows used
+        sa.Column("refreshed_at", sa.DateTime(), nullable=False),
+        sa.Column("members", sa.BigInteger(), nullable=False),
+        # The newest segment_events id when this segment was refreshed: referenced segments'
+        # events after it are the ones still to apply.
+        sa.Column("last_event_id", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("run_id", sa.String(64)),
+    )
+
+
 def build_metadata(fields: dict[str, dict[str, str]] | None = None) -> sa.MetaData:
     """The store's tables; `fields` (entity -> field -> type) adds the configured field columns."""
     metadata = sa.MetaData(naming_convention=NAMING)
     _system_tables(metadata)
+    _segment_tables(metadata)
     for entity in ENTITIES:
         entity_fields = (fields or {}).get(entity, {})
         source_cols = [sa.Column(name, sql_type(t)) for name, t in entity_fields.items()]

@@ -57,6 +57,7 @@ def wait_for_orphaned_statements(store: Store) -> None:
                    "AND pid <> pg_backend_pid() AND state <> 'idle'")
     with store.engine.connect() as conn:
         while conn.execute(busy).scalar_one():
+            conn.rollback()  # pg_stat_activity is a snapshot taken once per transaction
             time.sleep(0.05)
 
 

@@ -5,9 +5,19 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from audiences_dagster.store.api import Store, StoreError
+from alembic.script import ScriptDirectory
+from alembic.config import Config as AlembicConfig
+
+from audiences_dagster.store.api import MIGRATIONS, Store, StoreError
 from audiences_dagster_tests.support import Workspace, people_source
 
+def _head() -> str:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+HEAD = _head()
 FIELDS = {"people": {"email": "email", "title": "text"}, "companies": {}}
 PEOPLE = [{"id": f"p{i}", "email": f"person{i}@acme.com", "linkedin": "", "first_name": f"Name{i}",
            "title": f"Title{i}", "score": str(i)} for i in range(3)]
@@ -30,7 +40,34 @@ def test_migrate_twice_changes_nothing(workspace: Workspace) -> None:
     assert workspace.store.migrate() == []
     assert {t: columns(workspace, t) for t in before} == before
     with workspace.store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
+
+
+def test_store_with_pending_flags_moves_them_to_the_queue(workspace: Workspace) -> None:
+    """A store from before revision 0003 keeps its pending work: flagged rows join the queue,
+    rows without a unified id get their own, and the wide flag column goes."""
+    workspace.write_csv("people.csv", PEOPLE)
+    workspace.configure({"crm": with_fields()})
+    workspace.import_all()
+    workspace.unify_all()
+    engine = workspace.store.engine
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM unified_people WHERE id IN "
+                             "(SELECT id FROM source_people WHERE source_id <> 'p0')"))
+        conn.execute(sa.text("ALTER TABLE source_people ADD COLUMN pending BOOLEAN NOT NULL DEFAULT false"))
+        conn.execute(sa.text("CREATE INDEX ix_source_people_pending ON source_people (pending)"))
+        conn.execute(sa.text("ALTER TABLE source_companies ADD COLUMN pending BOOLEAN NOT NULL DEFAULT false"))
+        conn.execute(sa.text("UPDATE source_people SET pending = true, unified_id = NULL WHERE source_id <> 'p0'"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
+    workspace.store.migrate()
+    assert "pending" not in columns(workspace, "source_people") | columns(workspace, "source_companies")
+    queued = {r["record_id"] for r in workspace.rows("pending_records", order_by="record_id")}
+    rows = workspace.rows("source_people")
+    assert queued == {r["id"] for r in rows if r["source_id"] != "p0"}
+    assert all(r["unified_id"] == r["id"] for r in rows)
+    workspace.unify_all()
+    assert workspace.rows("pending_records", order_by="record_id") == []
+    assert len(workspace.unified()) == 3
 
 
 def test_new_field_adds_its_column_and_keeps_imported_rows(workspace: Workspace) -> None:

@@ -1,0 +1,78 @@
+"""`audiences explain <segment> <record>`: each condition evaluated in SQL against one record."""
+
+from __future__ import annotations
+
+import pytest
+
+from audiences_dagster.cli import main
+from audiences_dagster.segments.explain import explain
+from audiences_dagster_tests.segments.people import NOW, record_id, refresh, segment, setup
+from audiences_dagster_tests.support import Workspace
+
+TREE = {"all": [{"field": "title", "op": "contains", "value": "sales"},
+                {"any": [{"field": "score", "op": "gt", "value": 80}, {"field": "paying", "op": "is_false"}]}]}
+
+
+def test_explain_marks_each_condition_met_or_failed(workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+
+    result = explain(workspace.store, config, "sellers", record_id("p4"), now=NOW)  # Dee: Sales Ops, 75, paying
+
+    tree = result.tree
+    assert (tree.text, tree.met) == ("all of", False)
+    assert [(c.text, c.met) for c in tree.children] == [("title contains 'sales'", True), ("any of", False)]
+    assert [(c.text, c.met) for c in tree.children[1].children] == [("score > 80", False), ("paying is false", False)]
+
+
+def test_explain_shows_the_record_value_next_to_each_field_condition(workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+
+    result = explain(workspace.store, config, "sellers", record_id("p4"), now=NOW)
+
+    assert result.tree.children[0].shown_value == "title = 'Head of Sales Ops'"
+    assert result.tree.children[1].children[0].shown_value == "score = 75.0"
+
+
+def test_explain_verdict_agrees_with_membership_after_refresh(workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+    refresh(workspace)
+
+    verdicts = {p: explain(workspace.store, config, "sellers", record_id(p), now=NOW) for p in ("p1", "p2", "p3", "p4")}
+
+    assert {p: (r.meets, r.member) for p, r in verdicts.items()} == {
+        "p1": (True, True), "p2": (False, False), "p3": (False, False), "p4": (False, False)}
+
+
+def test_explain_of_a_missing_record_says_so(workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+
+    result = explain(workspace.store, config, "sellers", 999)
+
+    assert not result.found
+    assert result.render() == "segment 'sellers' (people), record 999: no such people record"
+
+
+def test_explain_command_prints_the_tree(workspace: Workspace, capsys: pytest.CaptureFixture,
+                                        monkeypatch: pytest.MonkeyPatch):
+    setup(workspace, [segment("sellers", TREE)])
+    monkeypatch.setenv("AUDIENCES_CONFIG", str(workspace.config_path))
+
+    code = main(["explain", "sellers", "1"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0].startswith("segment 'sellers' (people), record 1: MEETS the filter")
+    assert "  ✓ title contains 'sales'   (title = 'VP Sales')" in out
+    assert "    ✗ paying is false   (paying = True)" in out
+
+
+def test_explain_command_with_an_unknown_segment_lists_the_declared_ones(
+        workspace: Workspace, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    setup(workspace, [segment("sellers", TREE)])
+    monkeypatch.setenv("AUDIENCES_CONFIG", str(workspace.config_path))
+
+    code = main(["explain", "buyers", "1"])
+
+    assert code == 2
+    assert capsys.readouterr().err.strip() == \
+        "SegmentError: segment 'buyers' is not declared in audiences.yaml (declared: sellers)"

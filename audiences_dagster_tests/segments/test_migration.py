@@ -1,0 +1,40 @@
+"""A store created before segments existed gets the segment tables on its next migrate."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+from audiences_dagster.store.api import MIGRATIONS, Store
+from audiences_dagster.store.schema import SEGMENT_TABLES
+
+FIELDS = {"people": {"email": "email"}, "companies": {}}
+
+
+def upgrade_to(store: Store, revision: str) -> None:
+    with store.engine.begin() as conn:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def test_store_from_revision_0001_gets_the_segment_tables(store_url: str):
+    store = Store(store_url, FIELDS)
+    try:
+        upgrade_to(store, "0001")
+        with store.engine.begin() as conn:  # what a store made before this change looked like
+            for name in SEGMENT_TABLES:
+                conn.execute(sa.text(f"DROP TABLE {name}"))
+        assert not set(SEGMENT_TABLES) & set(sa.inspect(store.engine).get_table_names())
+
+        store.migrate()
+
+        assert set(SEGMENT_TABLES) <= set(sa.inspect(store.engine).get_table_names())
+        members = store.tables.segment_members
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(members).values(segment="s", record_id=1, entered_at=sa.func.now()))
+        assert store.count(members) == 1
+    finally:
+        store.dispose()
