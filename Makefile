@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOME_DIR := $(CURDIR)/.audiences_home
 
-.PHONY: install demo ui test bench clean
+.PHONY: install demo ui sandbox test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ ui: $(STAMP)
 	@test -f $(HOME_DIR)/demo/audiences.yaml || (echo "run 'make demo' first" && exit 1)
 	cd $(HOME_DIR) && DAGSTER_HOME=$(HOME_DIR)/dagster AUDIENCES_CONFIG=$(HOME_DIR)/demo/audiences.yaml \
 		$(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
+
+# Serves the demo's CRM sandbox again (same data) and prints the variables the CRM imports need in the UI.
+sandbox: $(STAMP)
+	@test -f $(HOME_DIR)/demo/crm_sandbox.db || (echo "run 'make demo' first" && exit 1)
+	$(BIN)/audiences sandbox --db $(HOME_DIR)/demo/crm_sandbox.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -16,6 +16,7 @@ from audiences_dagster.config import ConfigError, config_path, load_config
 HOME_ENV = "AUDIENCES_HOME"
 DEMO_CONFIG = Path(__file__).parent / "demo" / "audiences.yaml"
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+DEMO_SANDBOX_DB = "crm_sandbox.db"  # next to the demo data: `make sandbox` serves the same CRM again
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("record_id", type=int)
     explain.set_defaults(handler=_explain)
 
+    hub = sub.add_parser("hub", help="the Data Hub: record, field and signal counts, fill rates, recent signals")
+    hub.set_defaults(handler=_hub)
+
+    estimate = sub.add_parser("estimate", help="the API math for the configured sources against the CRMs' daily limits")
+    estimate.set_defaults(handler=_estimate)
+
     sandbox = sub.add_parser("sandbox", help="serve the local Salesforce/HubSpot-compatible CRM sandbox until Ctrl-C")
     sandbox.add_argument("--db", default=os.path.join(os.environ.get(HOME_ENV, ".audiences_home"), "crm_sandbox.db"))
     sandbox.add_argument("--contacts", type=int, default=1000, help="Salesforce contacts to seed an empty sandbox")
@@ -115,9 +122,12 @@ def _run(args) -> int:
 
 
 def _demo(args) -> int:
-    """Fresh demo data and store each time, in a project-local home; Dagster runs are kept."""
+    """Fresh demo data, CRM sandbox and store each time, in a project-local home; Dagster runs are kept.
+    The CRM sources read the sandbox through the real connectors; its URLs and credentials reach them as
+    environment variables of this process only, for as long as the sandbox runs."""
     from audiences_dagster.demo import generate_demo
     from audiences_dagster.defs.runner import materialize_all, print_summary
+    from audiences_dagster.sandbox import running_sandbox
 
     home = Path(args.home).resolve()
     data = home / "demo"
@@ -131,12 +141,34 @@ def _demo(args) -> int:
         (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ["AUDIENCES_CONFIG"] = str(data / "audiences.yaml")
-    print(f"demo data in {data}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    config = load_config(data / "audiences.yaml")
-    result = materialize_all(data / "audiences.yaml")
-    print_summary(config, result)
-    print(f"\nDagster instance: {dagster_home}  (open it with `make ui`)")
+    with running_sandbox(data / DEMO_SANDBOX_DB) as sandbox:
+        seeded = sandbox.seed(world="demo", people=args.people, companies=args.companies)
+        print(f"demo data in {data}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        print(f"CRM sandbox (local, 127.0.0.1) seeded: Salesforce {seeded.accounts:,} accounts, {seeded.contacts:,} "
+              f"contacts, {seeded.leads:,} leads ({seeded.converted_leads:,} converted); HubSpot "
+              f"{seeded.hubspot_companies:,} companies, {seeded.hubspot_contacts:,} contacts")
+        with _environment(sandbox.environment()):
+            config = load_config(data / "audiences.yaml")
+            result = materialize_all(data / "audiences.yaml")
+            print_summary(config, result)
+    print(f"\nDagster instance: {dagster_home}  (open it with `make ui`; to re-run the CRM imports from there, "
+          "start `make sandbox` first, see README)")
     return 0 if result.success else 1
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set variables in this process only (never written anywhere) and put the old values back afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _history(args) -> int:
@@ -187,6 +219,14 @@ def _split(args) -> int:
     return 0
 
 
+def _hub(args) -> int:
+    from audiences_dagster.hub.report import build_data_hub
+
+    with _store() as (config, store):
+        print(build_data_hub(store, config).render())
+    return 0
+
+
 def _explain(args) -> int:
     """Each leaf is evaluated in SQL against the record; a merged-away id is followed to its survivor."""
     from audiences_dagster.identity.merges import current_id
@@ -205,6 +245,14 @@ def _explain(args) -> int:
         result = explain(store, config, args.segment, record)
     print(result.render())
     return 0 if result.found else 1
+
+
+def _estimate(args) -> int:
+    from audiences_dagster.sources.estimate import estimate, render
+
+    with _store() as (config, store):
+        print(render(estimate(config, store)))
+    return 0
 
 
 def _sandbox(args) -> int:

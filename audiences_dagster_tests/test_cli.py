@@ -1,9 +1,11 @@
-"""The `audiences` command, run in-process on the bundled demo (SQLite store, SQLite Dagster instance)."""
+"""The `audiences` command, run in-process on the bundled demo (SQLite store, SQLite Dagster instance, the local
+CRM sandbox read through the real Salesforce and HubSpot connectors)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,10 +17,15 @@ import sqlalchemy as sa
 
 from audiences_dagster.cli import main
 from audiences_dagster.config import load_config
+from audiences_dagster.sandbox.server import SANDBOX_CLIENT_SECRET, SANDBOX_HUBSPOT_TOKEN
 from audiences_dagster.store.api import Store
 
 DEMO_SOURCES = {"sf_contacts": "people", "sf_leads": "people", "sf_accounts": "companies",
+                "hubspot_contacts": "people", "hubspot_companies": "companies",
                 "event_attendees": "people", "product_users": "people", "warehouse_accounts": "companies"}
+CRM_SOURCES = {"sf_contacts", "sf_leads", "sf_accounts", "hubspot_contacts", "hubspot_companies"}
+CRM_ENVIRONMENT = ("SALESFORCE_TOKEN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET",
+                   "SALESFORCE_CA_BUNDLE", "HUBSPOT_BASE_URL", "HUBSPOT_ACCESS_TOKEN")
 
 
 @dataclass
@@ -41,6 +48,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DAGSTER_HOME", str(home / "unused"))
         env.setenv("AUDIENCES_CONFIG", str(home / "unused.yaml"))
+        for name in CRM_ENVIRONMENT:
+            env.delenv(name, raising=False)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["demo", "--home", str(home), "--people", "300", "--companies", "80"])
     yield Demo(home, code, out.getvalue(), err.getvalue())
@@ -90,7 +99,7 @@ def test_demo_prints_unified_counts_and_merges_by_reason(demo: Demo):
     section = demo.stdout.split("Unified records")[1].split("Quarantine")[0]
     people = next(line for line in section.splitlines() if line.strip().startswith("people"))
     assert " source records; merges by reason: " in people
-    assert "email" in people and "lead_conversion" in people
+    assert "email" in people and "lead_conversion" in people and "crm_merge" in people
     companies = next(line for line in section.splitlines() if line.strip().startswith("companies"))
     assert "domain" in companies
 
@@ -108,6 +117,44 @@ def test_demo_prints_every_check_result(demo: Demo):
             assert line.split()[-1] == "passed"
     assert "import_sf_leads:no_quarantined_rows" in section and "FAILED (WARN)" in section
     assert "SUCCESS" in section
+
+
+def test_demo_reads_salesforce_and_hubspot_from_the_local_sandbox(demo: Demo):
+    config = load_config(demo.config)
+    assert {name for name, s in config.sources.items() if s.kind in ("salesforce", "hubspot")} == CRM_SOURCES
+    assert "CRM sandbox (local, 127.0.0.1) seeded: Salesforce " in demo.stdout
+    assert (demo.home / "demo" / "crm_sandbox.db").exists()
+
+
+def test_demo_merges_crm_records_with_file_and_warehouse_records(demo: Demo):
+    store = Store.from_config(load_config(demo.config))
+    source = store.tables.source("people")
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.select(source.c.unified_id, source.c.source)).all()
+    finally:
+        store.dispose()
+    sources_per_person: dict[int, set[str]] = {}
+    for unified_id, name in rows:
+        sources_per_person.setdefault(unified_id, set()).add(name)
+    for crm in ("sf_contacts", "sf_leads", "hubspot_contacts"):
+        assert any(crm in found and found & {"event_attendees", "product_users"}
+                   for found in sources_per_person.values()), crm
+    assert any({"sf_contacts", "hubspot_contacts"} <= found for found in sources_per_person.values())
+
+
+def test_demo_writes_no_crm_secret_into_the_dagster_event_log(demo: Demo):
+    with dg.DagsterInstance.from_config(str(demo.home / "dagster")) as instance:
+        run = instance.get_runs()[0]
+        logged = "\n".join(dg.serialize_value(entry) for entry in instance.all_logs(run.run_id))
+    assert "ASSET_MATERIALIZATION" in logged and "import_hubspot_contacts" in logged
+    for secret in (SANDBOX_CLIENT_SECRET, SANDBOX_HUBSPOT_TOKEN, "00D8d000000SBOX!"):  # the last: access tokens
+        assert secret not in logged and secret not in demo.stdout + demo.stderr
+
+
+def test_demo_leaves_no_crm_credentials_in_the_environment(demo: Demo):
+    assert demo.exit_code == 0
+    assert not [name for name in CRM_ENVIRONMENT if name in os.environ]
 
 
 def test_demo_keeps_its_dagster_run_in_the_home(demo: Demo):

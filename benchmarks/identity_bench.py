@@ -103,7 +103,7 @@ def config(folder: Path, store_url: str) -> dict:
     sources["product_users"] = {"kind": "sql", "entity": "people", "url": f"sqlite:///{folder / 'warehouse.db'}",
                                 "query": "SELECT * FROM product_users", "unique_id": "id",
                                 "updated_at": "updated_at", "fields": fields}
-    return {"store": {"url": store_url}, "sources": sources}
+    return {"plan": "enterprise", "store": {"url": store_url}, "sources": sources}  # 1M is past the growth cap
 
 
 def change_one_percent(folder: Path, records: int) -> int:

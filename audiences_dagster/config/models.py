@@ -7,11 +7,15 @@ import os
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from audiences_dagster.config.segments import SegmentConfig, check_segments
+from audiences_dagster.config.salesforce import (
+    ENV_NAME, MODIFIED_COLUMN, SalesforceConnection, check_salesforce_source,
+)
+from audiences_dagster.config.segments import SegmentConfig, check_segments, signals_used
+from audiences_dagster.config.signals import SignalConfig, check_signals
 
 Entity = Literal["people", "companies"]
 FieldType = Literal["text", "email", "url", "phone", "number", "date", "boolean"]
@@ -41,6 +45,8 @@ class Plan(str, Enum):
 
 
 PLAN_RECORD_CAP = {Plan.growth: 250_000, Plan.enterprise: 25_000_000}
+# How often CRM and warehouse sources are polled for changes (PRODUCT.md §2): daily, or every 15 minutes.
+PLAN_REFRESH_SECONDS = {Plan.growth: 24 * 60 * 60, Plan.enterprise: 15 * 60}
 
 
 class Tier(str, Enum):
@@ -106,8 +112,54 @@ class LeadConversion(_Strict):
     contact_source: str
 
 
+# HubSpot objects a source may read, with the audience entity each one holds and its last-modified property.
+HUBSPOT_OBJECTS: dict[str, tuple[str, str]] = {
+    "contacts": ("people", "lastmodifieddate"),
+    "companies": ("companies", "hs_lastmodifieddate"),
+}
+
+
+class HubSpotConnection(_Strict):
+    """One HubSpot account, reached with a private-app (or OAuth) token read from the environment."""
+
+    kind: Literal["hubspot"]
+    base_url: str = "https://api.hubapi.com"
+    base_url_env: str | None = None  # overrides base_url when set, e.g. the local sandbox's dynamic port
+    access_token_env: str
+    # The account's daily API allowance (Free/Starter private apps: 250,000), for `audiences estimate`.
+    daily_request_limit: int = Field(default=250_000, ge=1)
+
+    @field_validator("access_token_env", "base_url_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        if name is not None and not ENV_NAME.match(name):
+            raise ValueError("must be the name of an environment variable (letters, digits, _) holding the token, "
+                             "never the token itself")
+        return name
+
+    def api_url(self) -> str:
+        """Where the account's API answers: $base_url_env when named (it must then be set), else base_url."""
+        if not self.base_url_env:
+            return self.base_url
+        value = os.environ.get(self.base_url_env)
+        if not value:
+            raise EnvironmentError(f"environment variable {self.base_url_env} is not set (HubSpot API base URL)")
+        return value
+
+    def access_token(self) -> str:
+        """The token itself; only ever passed to the client, never logged or stored."""
+        value = os.environ.get(self.access_token_env)
+        if not value:
+            raise EnvironmentError(f"environment variable {self.access_token_env} is not set (HubSpot access token)")
+        return value
+
+
+# Named CRM accounts that sources read through, told apart by `kind`; each CRM adds its model here.
+Connection = Annotated[Union[HubSpotConnection, SalesforceConnection], Field(discriminator="kind")]
+
+
 class SourceConfig(_Strict):
-    kind: Literal["csv", "sql"]
+    kind: Literal["csv", "sql", "hubspot", "salesforce"]
     entity: Entity
     unique_id: str
     fields: dict[str, FieldMapping]
@@ -127,6 +179,28 @@ class SourceConfig(_Strict):
     query: str | None = None
     updated_at: str | None = None
     full_requery_hours: int = Field(default=12, ge=1)
+    # CRM sources: the name of an entry under `connections`
+    connection: str | None = None
+    # salesforce: an optional subset of the object, one SOQL condition (no WHERE keyword)
+    where: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hubspot_modified_date(cls, data):
+        """A HubSpot source's records carry their last-modified date; it orders values across sources."""
+        if isinstance(data, dict) and data.get("kind") == "hubspot" and not data.get("updated_at"):
+            modified = HUBSPOT_OBJECTS.get(str(data.get("object")))
+            if modified:
+                data = {**data, "updated_at": modified[1]}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _salesforce_modstamp(cls, data):
+        """A Salesforce record's SystemModstamp moves on every change; it orders values across sources."""
+        if isinstance(data, dict) and data.get("kind") == "salesforce" and not data.get("updated_at"):
+            data = {**data, "updated_at": MODIFIED_COLUMN}
+        return data
 
     @model_validator(mode="after")
     def _kind_settings(self) -> "SourceConfig":
@@ -141,6 +215,12 @@ class SourceConfig(_Strict):
                 raise ValueError("a sql source needs exactly one of 'url' or 'url_env'")
         if self.kind == "csv" and (self.url or self.url_env or self.query):
             raise ValueError("'url', 'url_env' and 'query' belong to sql sources")
+        if self.kind == "hubspot":
+            _check_hubspot_source(self)
+        if self.kind == "salesforce":
+            check_salesforce_source(self)
+        elif self.where is not None:
+            raise ValueError("'where' belongs to salesforce sources")
         if not self.fields:
             raise ValueError("map at least one field")
         return self
@@ -166,7 +246,9 @@ class SourceConfig(_Strict):
 
     @property
     def effective_tier(self) -> Tier:
-        return self.tier or (Tier.csv if self.kind == "csv" else Tier.warehouse)
+        if self.tier is None and self.kind == "salesforce" and self.object == "Lead":
+            return Tier.salesforce_lead
+        return self.tier or DEFAULT_TIER.get(self.kind, Tier.warehouse)
 
     def key_fields(self) -> dict[str, str]:
         """Key type -> audience field for this source (the per-source alias)."""
@@ -182,6 +264,24 @@ class SourceConfig(_Strict):
         if not value:
             raise EnvironmentError(f"environment variable {self.url_env} is not set (warehouse URL)")
         return value
+
+
+DEFAULT_TIER = {"csv": Tier.csv, "hubspot": Tier.hubspot, "salesforce": Tier.salesforce}
+
+
+def _check_hubspot_source(source: SourceConfig) -> None:
+    """A HubSpot source names its connection and object; its unique id is HubSpot's record id."""
+    if not source.connection:
+        raise ValueError("a hubspot source needs 'connection' (a name under connections)")
+    if source.object not in HUBSPOT_OBJECTS:
+        raise ValueError(f"a hubspot source needs 'object': one of {', '.join(HUBSPOT_OBJECTS)}")
+    entity = HUBSPOT_OBJECTS[source.object][0]
+    if source.entity != entity:
+        raise ValueError(f"HubSpot {source.object} hold {entity}, not {source.entity}")
+    if source.unique_id not in ("id", "hs_object_id"):
+        raise ValueError("a hubspot source's unique_id is the record id: 'id' (or 'hs_object_id')")
+    if source.path or source.url or source.url_env or source.query:
+        raise ValueError("'path', 'url', 'url_env' and 'query' do not apply to hubspot sources")
 
 
 class StoreConfig(_Strict):
@@ -237,8 +337,11 @@ class AudiencesConfig(_Strict):
     # entity -> field -> tiers, highest first; tiers not listed keep their default order below.
     survivorship: dict[Entity, dict[str, list[Tier]]] = Field(default_factory=dict)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    # Named CRM accounts (credentials by environment variable name), referenced by sources.
+    connections: dict[str, Connection] = Field(default_factory=dict)
     sources: dict[str, SourceConfig]
     segments: list[SegmentConfig] = Field(default_factory=list)
+    signals: list[SignalConfig] = Field(default_factory=list)
     # Where the file was read from; relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -269,6 +372,8 @@ class AudiencesConfig(_Strict):
                 target = source.company.account_source
                 if target and (target not in self.sources or self.sources[target].entity != "companies"):
                     raise ValueError(f"sources.{name}.company.account_source: '{target}' is not a companies source")
+            if source.kind in ("hubspot", "salesforce"):
+                _check_connection(self.connections, name, source.connection, source.kind)
             if source.lead_conversion:
                 target = source.lead_conversion.contact_source
                 if target not in self.sources or self.sources[target].entity != "people":
@@ -285,7 +390,10 @@ class AudiencesConfig(_Strict):
             for field in rates:
                 if field not in known:
                     raise ValueError(f"checks.fill_rate.{entity}.{field}: not an imported {entity} field")
-        check_segments(self.segments, self.fields, lambda e: list(self.sources_for(e)))
+        check_segments(self.segments, self.fields, lambda e: list(self.sources_for(e)),
+                       {s.name: s.entity for s in self.signals})
+        check_signals(self.signals, self.fields, {s.name: s.entity for s in self.segments},
+                      signals_used(self.segments))
         return self
 
     def fields(self, entity: str) -> dict[str, str]:
@@ -330,6 +438,20 @@ class AudiencesConfig(_Strict):
     @property
     def record_cap(self) -> int:
         return PLAN_RECORD_CAP[self.plan]
+
+    @property
+    def refresh_seconds(self) -> int:
+        return PLAN_REFRESH_SECONDS[self.plan]
+
+
+def _check_connection(connections: dict, source: str, name: str, kind: str) -> None:
+    """A CRM source must name a declared connection of its own kind."""
+    if name not in connections:
+        declared = ", ".join(connections) or "none declared"
+        raise ValueError(f"sources.{source}.connection: '{name}' is not a connection under connections ({declared})")
+    if connections[name].kind != kind:
+        raise ValueError(f"sources.{source}.connection: '{name}' is a {connections[name].kind} connection; "
+                         f"a {kind} source needs a {kind} connection")
 
 
 def resolve_sqlite_url(url: str, base_dir: Path) -> str:

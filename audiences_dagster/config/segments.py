@@ -32,7 +32,7 @@ WINDOW_OPS = frozenset({"within_last", "not_within_last"})
 MEMBERSHIP_OPS = ("is", "is_not")
 
 # Keys that say what kind of condition a node is; exactly one per node.
-NODE_KINDS = ("all", "any", "field", "source", "deleted_in_source", "converted_lead", "member_of")
+NODE_KINDS = ("all", "any", "field", "source", "deleted_in_source", "converted_lead", "member_of", "signal")
 
 
 class FilterNode(BaseModel):
@@ -47,6 +47,7 @@ class FilterNode(BaseModel):
     deleted_in_source: bool | None = None
     converted_lead: bool | None = None
     member_of: str | None = None
+    signal: str | None = None  # fired within_last / not_within_last a window
     op: str | None = None
     value: Any = None
     unit: TimeUnit | None = None
@@ -65,6 +66,8 @@ class FilterNode(BaseModel):
                 raise ValueError(f"a group ('{kind}') takes no op, value or unit")
         elif kind == "field" and self.op is None:
             raise ValueError(f"condition on field '{self.field}' needs an 'op'")
+        elif kind == "signal" and self.op is None:
+            raise ValueError(f"condition on signal '{self.signal}' needs an 'op' (within_last or not_within_last)")
         return self
 
     @property
@@ -96,6 +99,9 @@ class SegmentConfig(BaseModel):
     def referenced_segments(self) -> list[str]:
         return sorted({n.member_of for _, n in walk(self.filter, "filter") if n.member_of})
 
+    def referenced_signals(self) -> list[str]:
+        return sorted({n.signal for _, n in walk(self.filter, "filter") if n.signal})
+
 
 def walk(node: FilterNode, path: str) -> Iterator[tuple[str, FilterNode]]:
     """Every node with its dotted path (`filter.all[1].any[0]`), parents first."""
@@ -106,10 +112,11 @@ def walk(node: FilterNode, path: str) -> Iterator[tuple[str, FilterNode]]:
 
 
 def check_segments(segments: list[SegmentConfig], fields: Callable[[str], dict[str, str]],
-                   sources: Callable[[str], list[str]]) -> None:
+                   sources: Callable[[str], list[str]], signals: dict[str, str] | None = None) -> None:
     """Cross-checks against the rest of the config; raises ValueError naming the path.
 
-    `fields(entity)` gives field -> type, `sources(entity)` the source names of an entity."""
+    `fields(entity)` gives field -> type, `sources(entity)` the source names of an entity,
+    `signals` the declared signal names -> entity."""
     names = [s.name for s in segments]
     entities = {s.name: s.entity for s in segments}
     for i, segment in enumerate(segments):
@@ -121,18 +128,21 @@ def check_segments(segments: list[SegmentConfig], fields: Callable[[str], dict[s
             if name not in known:
                 raise ValueError(f"{where}.preview_fields[{j}]: '{name}' is not an imported {segment.entity} field")
         for path, node in walk(segment.filter, "filter"):
-            problem = _node_problem(node, segment, known, sources, entities)
+            problem = _node_problem(node, segment, known, sources, entities, signals or {})
             if problem:
                 raise ValueError(f"{where}.{path}{problem}")
     _check_cycles(segments)
 
 
 def _node_problem(node: FilterNode, segment: SegmentConfig, known: dict[str, str],
-                  sources: Callable[[str], list[str]], entities: dict[str, str]) -> str | None:
+                  sources: Callable[[str], list[str]], entities: dict[str, str],
+                  signals: dict[str, str]) -> str | None:
     """'.key: message' for the first problem of one node, or None."""
     entity, kind = segment.entity, node.kind
     if kind in ("all", "any"):
         return None
+    if kind == "signal":
+        return _signal_problem(node, entity, signals)
     if kind == "field":
         if node.field not in known:
             return f".field: '{node.field}' is not an imported {entity} field"
@@ -159,6 +169,18 @@ def _node_problem(node: FilterNode, segment: SegmentConfig, known: dict[str, str
     if entities[target] != entity:
         return f".member_of: '{target}' is a {entities[target]} segment, not a {entity} one"
     return None
+
+
+def _signal_problem(node: FilterNode, entity: str, signals: dict[str, str]) -> str | None:
+    """A signal condition: a declared signal of the same entity, fired (or not) within a window."""
+    if node.signal not in signals:
+        declared = ", ".join(sorted(signals)) or "none"
+        return f".signal: '{node.signal}' is not a declared signal (declared: {declared})"
+    if signals[node.signal] != entity:
+        return f".signal: '{node.signal}' is a {signals[node.signal]} signal, not a {entity} one"
+    if node.op not in WINDOW_OPS:
+        return f".op: '{node.op}' does not apply to a signal (use: {', '.join(sorted(WINDOW_OPS))})"
+    return _window_problem(node)
 
 
 def _membership_op_problem(node: FilterNode) -> str | None:
@@ -287,3 +309,23 @@ def refresh_order(segments: list[SegmentConfig]) -> list[SegmentConfig]:
     for segment in segments:
         place(segment)
     return ordered
+
+
+def signals_used(segments: list[SegmentConfig]) -> dict[str, set[str]]:
+    """Segment -> the signals its filter uses, directly or through the segments it references."""
+    by_name = {s.name: s for s in segments}
+    found: dict[str, set[str]] = {}
+
+    def collect(name: str, seen: frozenset[str]) -> set[str]:
+        if name in found:
+            return found[name]
+        segment = by_name.get(name)
+        if segment is None or name in seen:
+            return set()
+        used = set(segment.referenced_signals())
+        for ref in segment.referenced_segments():
+            used |= collect(ref, seen | {name})
+        found[name] = used
+        return used
+
+    return {s.name: collect(s.name, frozenset()) for s in segments}

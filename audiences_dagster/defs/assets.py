@@ -30,6 +30,9 @@ def build_import_asset(name: str, config: AudiencesConfig) -> dg.AssetsDefinitio
     source = config.sources[name]
     key = import_key(name)
     where = source.path if source.kind == "csv" else "a SQL warehouse query"
+    crm = {"salesforce": "Salesforce", "hubspot": "HubSpot"}.get(source.kind)
+    if crm:
+        where = f"{crm} {source.object} (connection '{source.connection}')"
 
     @dg.asset(
         key=key,

@@ -6,12 +6,13 @@ import dagster as dg
 import sqlalchemy as sa
 
 from audiences_dagster.config import AudiencesConfig
-from audiences_dagster.defs.assets import unified_key
+from audiences_dagster.defs.assets import import_key, unified_key
 from audiences_dagster.defs.resources import AudiencesResource
 from audiences_dagster.quality.suites import validate_unified_table
 
 GX_CHECK = "great_expectations_suite"
 RESOLVED_CHECK = "all_source_records_resolved"
+PLAN_CAP_CHECK = "within_plan_cap"
 
 
 def build_quality_checks(entity: str, config: AudiencesConfig) -> list[dg.AssetChecksDefinition]:
@@ -54,3 +55,26 @@ def build_quality_checks(entity: str, config: AudiencesConfig) -> list[dg.AssetC
             metadata={"pending_records": pending, "records_without_unified_row": orphans})
 
     return [_gx, _resolved]
+
+
+def build_plan_cap_check(name: str) -> dg.AssetChecksDefinition:
+    """ERROR when the import held new records back at the plan's cap. Not blocking: the records
+    imported up to the cap, and updates to them, still reach the unified tables."""
+    key = import_key(name)
+
+    @dg.asset_check(
+        asset=key, name=PLAN_CAP_CHECK,
+        description="The import stayed within the plan's record cap (people + companies); fails with the "
+                    "reason when new records were held back.",
+    )
+    def _within_cap(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        event = context.instance.get_latest_materialization_event(key)
+        found = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        meta = {k: getattr(v, "value", v) for k, v in found.items()}
+        held = int(meta.get("held_back_at_cap") or 0)
+        return dg.AssetCheckResult(
+            passed=held == 0, severity=dg.AssetCheckSeverity.ERROR,
+            description=meta.get("cap_reason") or None,
+            metadata={k: int(meta[k]) for k in ("plan_record_cap", "records_in_plan", "held_back_at_cap") if k in meta})
+
+    return _within_cap

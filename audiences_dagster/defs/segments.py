@@ -50,6 +50,7 @@ def _spec(name: str, config: AudiencesConfig) -> dg.AssetSpec:
     segment = next(s for s in config.segments if s.name == name)
     deps = [unified_key(segment.entity)] if config.sources_for(segment.entity) else []
     deps += [segment_key(ref) for ref in segment.referenced_segments()]
+    deps += [dg.AssetKey(f"signal_{name}") for name in segment.referenced_signals()]  # see defs/signals.py
     about = segment.description or f"Live segment of {segment.entity}."
     return dg.AssetSpec(
         segment_key(name),

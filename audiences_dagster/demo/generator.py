@@ -1,4 +1,4 @@
-"""Deterministic, deliberately messy GTM demo data: four people sources and two company sources over one world.
+"""Deterministic, deliberately messy GTM demo data: CRM, file and warehouse sources over one world.
 
 The demo exists to show identity resolution and cleaning at work, so every source samples the same
 invented world of companies and people and then damages it the way real exports are damaged.
@@ -24,12 +24,6 @@ PEOPLE_SOURCES = ("sf_contacts", "sf_leads", "event_attendees", "product_users")
 PRIMARY_WEIGHTS = (30, 25, 25, 20)
 MULTI_SOURCE_SHARE = 0.40
 
-CONTACT_COLUMNS = ["Id", "FirstName", "LastName", "Email", "Title", "Phone", "LinkedIn__c", "AccountId",
-                   "LastModifiedDate"]
-LEAD_COLUMNS = ["Id", "FirstName", "LastName", "Email", "Title", "Company", "LinkedIn__c", "ConvertedContactId",
-                "LastModifiedDate"]
-ACCOUNT_COLUMNS = ["Id", "Name", "Website", "LinkedIn_Company__c", "NumberOfEmployees", "Industry",
-                   "LastModifiedDate"]
 ATTENDEE_COLUMNS = ["attendee_id", "first_name", "last_name", "email", "linkedin", "company_domain",
                     "registered_on", "opted_in"]
 PRODUCT_USER_COLUMNS = ["user_id", "email", "first_name", "last_name", "job_title", "linkedin_url", "signup_date",
@@ -115,8 +109,6 @@ PERSONAL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icl
 LINKEDIN_COUNTRIES = ("uk", "de", "fr", "ca", "in", "nl")
 TRACKING = ("?trk=public_profile_browsemap", "?trk=people-guest_people_search-card", "?originalSubdomain=uk")
 EVENT_DAYS = (date(2024, 4, 18), date(2024, 10, 9), date(2025, 3, 27), date(2025, 9, 17), date(2026, 4, 22))
-SF_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-SF_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
 @dataclass(frozen=True)
@@ -160,27 +152,18 @@ class World:
 
 
 def generate_demo(out_dir: Path, seed: int = 7, people: int = 3000, companies: int = 600) -> dict[str, int]:
-    """Write the demo sources into out_dir and return rows written per file or table."""
+    """Write the file and warehouse sources into out_dir and return rows written per file or table.
+    The CRM sources of the same world come from demo_crm (the demo seeds the CRM sandbox with them)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     world = build_world(seed, people, companies)
-    ids = _SalesforceIds(_rng(seed, "salesforce-ids"))
-    contacts, contact_ids, account_ids = _contact_rows(_rng(seed, "contacts"), world, ids)
-    accounts = _account_rows(_rng(seed, "accounts"), world, ids, account_ids)
-    leads = _lead_rows(_rng(seed, "leads"), world, ids, contact_ids)
     attendees, latin1_row = _attendee_rows(_rng(seed, "attendees"), world)
     users = _product_user_rows(_rng(seed, "users"), world)
     warehouse_accounts = _warehouse_account_rows(_rng(seed, "warehouse"), world)
-    _write_csv(out_dir / "salesforce_contacts.csv", CONTACT_COLUMNS, contacts)
-    _write_csv(out_dir / "salesforce_leads.csv", LEAD_COLUMNS, leads)
-    _write_csv(out_dir / "salesforce_accounts.csv", ACCOUNT_COLUMNS, accounts)
     _write_csv(out_dir / "event_attendees.csv", ATTENDEE_COLUMNS, attendees,
                latin1_rows=() if latin1_row is None else (latin1_row,))
     _write_warehouse(out_dir / "warehouse.db", users, warehouse_accounts)
     return {
-        "salesforce_contacts.csv": len(contacts),
-        "salesforce_leads.csv": len(leads),
-        "salesforce_accounts.csv": len(accounts),
         "event_attendees.csv": len(attendees),
         "warehouse.db:product_users": len(users),
         "warehouse.db:accounts": len(warehouse_accounts),
@@ -356,11 +339,6 @@ def _picks(rng: random.Random, rows: list, count: int) -> list[int]:
     return rng.sample(range(len(rows)), min(count, len(rows)))
 
 
-def _sf_time(moment: datetime) -> str:
-    """Salesforce's export format: ISO 8601 with milliseconds and Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
 def _messy_name(rng: random.Random, name: str) -> str:
     """Hand-typed names arrive shouted, lower-cased or padded."""
     roll = rng.random()
@@ -472,107 +450,102 @@ def _chosen_linkedin(rng: random.Random, world: World, person: Person, share: fl
     return ""
 
 
-# ---------------------------------------------------------------- salesforce
+# ---------------------------------------------------------------- the CRMs (served by the sandbox)
 
 
-class _SalesforceIds:
-    """18-character Salesforce ids (15-char id + case-checksum suffix), never repeated."""
+@dataclass(frozen=True)
+class CrmRecord:
+    """One record the demo's CRMs hold; references are world indexes, the CRM assigns its own ids."""
 
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._seen: set[str] = set()
-
-    def new(self, prefix: str) -> str:
-        """A fresh id for the object whose key prefix is given (003 Contact, 00Q Lead, 001 Account)."""
-        while True:
-            body = prefix + "8d00000" + "".join(self._rng.choice(SF_BASE62) for _ in range(5))
-            if body not in self._seen:
-                self._seen.add(body)
-                return body + _sf_checksum(body)
+    key: int                            # the world index of the person or company it describes
+    fields: dict[str, object]
+    created: datetime
+    modified: datetime
+    company: int | None = None          # contacts: the world company they belong to
+    converted_into: int | None = None   # leads: the person whose Contact this Lead was converted into
+    duplicate_of: int | None = None     # contacts: a second entry merged into this person's Contact
 
 
-def _sf_checksum(id15: str) -> str:
-    """Salesforce's suffix: one char per 5-char chunk encoding which chars are upper case."""
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, ch in enumerate(id15[start:start + 5]) if "A" <= ch <= "Z")
-        suffix += SF_CHECKSUM[bits]
-    return suffix
+@dataclass(frozen=True)
+class DemoCrm:
+    """The Salesforce org and HubSpot account of the demo: the same world the files sample, messy as CRMs are."""
+
+    accounts: list[CrmRecord]
+    contacts: list[CrmRecord]
+    leads: list[CrmRecord]
+    hubspot_companies: list[CrmRecord]
+    hubspot_contacts: list[CrmRecord]
+
+    def counts(self) -> dict[str, int]:
+        """Records per CRM object, as `audiences demo` reports what it seeded."""
+        return {"salesforce Account": len(self.accounts), "salesforce Contact": len(self.contacts),
+                "salesforce Lead": len(self.leads), "hubspot companies": len(self.hubspot_companies),
+                "hubspot contacts": len(self.hubspot_contacts)}
 
 
-def _contact_rows(
-    rng: random.Random, world: World, ids: _SalesforceIds
-) -> tuple[list[dict[str, str]], dict[int, str], dict[int, str]]:
-    """Contacts plus the Contact and Account ids other Salesforce objects may reference (never a blanked one)."""
+def demo_crm(seed: int = 7, people: int = 3000, companies: int = 600) -> DemoCrm:
+    """What the CRM sandbox is seeded with for the demo: people and companies of build_world's world."""
+    world = build_world(seed, people, companies)
+    contacts = _contact_records(_rng(seed, "contacts"), world)
+    accounts = _account_records(_rng(seed, "accounts"), world, {c.company for c in contacts} - {None})
+    leads = _lead_records(_rng(seed, "leads"), world, {c.key for c in contacts if c.duplicate_of is None})
+    hubspot_people = _hubspot_people(_rng(seed, "hubspot-people"), world)
+    hubspot_contacts = _hubspot_contact_records(_rng(seed, "hubspot-contacts"), world, hubspot_people)
+    hubspot_companies = _hubspot_company_records(_rng(seed, "hubspot-companies"), world,
+                                                 {c.company for c in hubspot_contacts})
+    return DemoCrm(accounts, contacts, leads, hubspot_companies, hubspot_contacts)
+
+
+def _stamped(rng: random.Random) -> tuple[datetime, datetime]:
+    """Created and last-modified moments inside the demo window."""
+    created = _timestamp(rng)
+    return created, _timestamp(rng, after=created)
+
+
+def _contact_records(rng: random.Random, world: World) -> list[CrmRecord]:
+    """Contacts typed by sales reps, plus a few people entered twice and merged in Salesforce since."""
     people = _shuffled(rng, world.membership["sf_contacts"])
-    account_ids = {c.idx: ids.new("001") for c in sorted({p.company for p in people}, key=lambda c: c.idx)}
-    rows, contact_ids = [], {}
+    records = []
     for person in people:
-        contact_ids[person.idx] = ids.new("003")
-        rows.append({
-            "Id": contact_ids[person.idx],
+        records.append(CrmRecord(person.idx, {
             "FirstName": _messy_name(rng, person.first),
             "LastName": _messy_name(rng, person.last),
             "Email": _email_value(rng, person.work_email),
             "Title": _junk_or(rng, person.title, 0.03),
             "Phone": _junk_or(rng, person.phone, 0.03) if rng.random() < 0.7 else "",
             "LinkedIn__c": _chosen_linkedin(rng, world, person, 0.55),
-            "AccountId": account_ids[person.company.idx] if rng.random() > 0.01 else "",
-            "LastModifiedDate": _sf_time(_timestamp(rng)),
-        })
-    rows = _damage_contacts(rng, rows)
-    kept = {row["Id"] for row in rows}
-    return rows, {idx: cid for idx, cid in contact_ids.items() if cid in kept}, account_ids
+        }, *_stamped(rng), company=person.company.idx if rng.random() > 0.01 else None))
+    for person in rng.sample(people, min(len(people), max(2, len(people) // 40))):
+        records.append(CrmRecord(person.idx, {
+            "FirstName": person.first, "LastName": person.last, "Email": person.personal_email,
+            "Title": person.title, "Phone": "", "LinkedIn__c": "",
+        }, *_stamped(rng), company=person.company.idx, duplicate_of=person.idx))
+    return records
 
 
-def _damage_contacts(rng: random.Random, rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Missing ids, bad dates, a pasted bio as title, and re-exported rows with the same Id."""
-    picks = _picks(rng, rows, 10)
-    for i in picks[:3]:
-        rows[i]["Id"] = ""
-    for i, bad in zip(picks[3:6], BAD_DATES + ("2025-13-45T25:61:00Z",)):
-        rows[i]["LastModifiedDate"] = bad
-    rows[picks[6]]["Title"] = ("Head of RevOps | GTM systems | Salesforce admin | " * 120)[:TOO_LONG]
-    repeats = []
-    for i in picks[7:10]:
-        later = dict(rows[i])
-        later["Title"] = "Director of Revenue Operations"
-        later["LastModifiedDate"] = _sf_time(_timestamp(rng, after=datetime(2026, 1, 1, tzinfo=timezone.utc)))
-        rows[i]["LastModifiedDate"] = _sf_time(_timestamp(rng, before=datetime(2025, 1, 1, tzinfo=timezone.utc)))
-        repeats.append(later)
-    return rows + repeats
-
-
-def _account_rows(
-    rng: random.Random, world: World, ids: _SalesforceIds, account_ids: dict[int, str]
-) -> list[dict[str, str]]:
+def _account_records(rng: random.Random, world: World, with_contacts: set[int]) -> list[CrmRecord]:
     """Accounts for every company with contacts plus prospects without any, acme.com and acme.co.uk included."""
-    wanted = set(account_ids) | {c.idx for c in world.companies if rng.random() < 0.35} | {0, 1}
+    wanted = with_contacts | {c.idx for c in world.companies if rng.random() < 0.35} | {0, 1}
     others = sorted(wanted - {0, 1})
     subdomain_sites = set(rng.sample(others, min(10, len(others))))
-    rows = []
+    records = []
     for company in world.companies:
         if company.idx not in wanted:
             continue
-        account_id = account_ids.get(company.idx) or ids.new("001")
         website = _website(rng, company.domain)
         if company.idx in ACME_WEBSITES:
             website = ACME_WEBSITES[company.idx]
         elif company.idx in subdomain_sites:
             website = rng.choice(["https://www2.{d}/", "https://shop.{d}", "http://www2.{d}/home", "shop.{d}"]).format(
                 d=company.domain)
-        rows.append({
-            "Id": account_id,
+        records.append(CrmRecord(company.idx, {
             "Name": _company_name(rng, company),
             "Website": website,
             "LinkedIn_Company__c": _company_linkedin(rng, company.linkedin_slug) if rng.random() < 0.6 else "",
-            "NumberOfEmployees": str(_drift(rng, company.employees)) if rng.random() < 0.8 else "",
+            "NumberOfEmployees": _drift(rng, company.employees) if rng.random() < 0.8 else None,
             "Industry": _junk_or(rng, company.industry, 0.03) if rng.random() < 0.85 else "",
-            "LastModifiedDate": _sf_time(_timestamp(rng)),
-        })
-    for i in _picks(rng, rows, 4):
-        rows[i]["NumberOfEmployees"] = rng.choice(["ten", "ten", "50-100", "~200"])
-    return rows
+        }, *_stamped(rng)))
+    return records
 
 
 def _drift(rng: random.Random, employees: int) -> int:
@@ -580,44 +553,94 @@ def _drift(rng: random.Random, employees: int) -> int:
     return max(1, round(employees * rng.uniform(0.85, 1.15)))
 
 
-def _lead_rows(
-    rng: random.Random, world: World, ids: _SalesforceIds, contact_ids: dict[int, str]
-) -> list[dict[str, str]]:
-    """Leads, ~8% converted into a Contact; some conversions are the only link to that contact."""
+def _lead_records(rng: random.Random, world: World, contact_people: set[int]) -> list[CrmRecord]:
+    """Leads, ~8% converted into a Contact (several Leads into one, some linked by nothing else)."""
     people = _shuffled(rng, world.membership["sf_leads"])
-    both = [p for p in people if p.idx in contact_ids]
+    both = [p for p in people if p.idx in contact_people]
     converted = set(p.idx for p in rng.sample(both, min(len(both), round(len(people) * 0.065))))
     repeated = set(rng.sample(sorted(converted), len(converted) // 5))
-    rows = []
+    records = []
     for person in people:
         copies = 1 + (rng.randint(1, 2) if person.idx in repeated else 0)
         for _ in range(copies):
-            contact_id = contact_ids[person.idx] if person.idx in converted else ""
-            rows.append(_lead_row(rng, world, person, ids.new("00Q"), contact_id))
-    picks = _picks(rng, rows, 4)
-    for i in picks[:2]:
-        rows[i]["Id"] = ""
-    for i, bad in zip(picks[2:], BAD_DATES):
-        rows[i]["LastModifiedDate"] = bad
-    return rows
+            into = person.idx if person.idx in converted else None
+            records.append(CrmRecord(person.idx, _lead_fields(rng, world, person, into is not None), *_stamped(rng),
+                                     converted_into=into))
+    return records
 
 
-def _lead_row(rng: random.Random, world: World, person: Person, lead_id: str, contact_id: str) -> dict[str, str]:
+def _lead_fields(rng: random.Random, world: World, person: Person, converted: bool) -> dict[str, object]:
     """One lead; a converted one often carries a personal or blank email and no LinkedIn."""
     email, linkedin = _chosen_email(rng, world, person, 0.85), _chosen_linkedin(rng, world, person, 0.45)
-    if contact_id and rng.random() < 0.45:
+    if converted and rng.random() < 0.45:
         email, linkedin = rng.choice([person.personal_email, "", rng.choice(PLACEHOLDERS)]), ""
     return {
-        "Id": lead_id,
         "FirstName": _messy_name(rng, person.first) if rng.random() > 0.03 else "",
         "LastName": _messy_name(rng, person.last),
         "Email": email,
         "Title": _junk_or(rng, person.title, 0.04) if rng.random() < 0.8 else "",
         "Company": _company_name(rng, person.company),
         "LinkedIn__c": linkedin,
-        "ConvertedContactId": contact_id,
-        "LastModifiedDate": _sf_time(_timestamp(rng)),
     }
+
+
+def _hubspot_people(rng: random.Random, world: World) -> list[Person]:
+    """Marketing's HubSpot holds event registrants above all, and some of sales' and the product's people."""
+    share = {"sf_contacts": 0.3, "sf_leads": 0.25, "event_attendees": 0.45, "product_users": 0.15}
+    chosen: dict[int, Person] = {}
+    for source, people in world.membership.items():
+        for person in people:
+            if rng.random() < share[source]:
+                chosen[person.idx] = person
+    return _shuffled(rng, [chosen[idx] for idx in sorted(chosen)])
+
+
+def _hubspot_contact_records(rng: random.Random, world: World, people: list[Person]) -> list[CrmRecord]:
+    """HubSpot contacts; HubSpot keeps one contact per email, so a mailbox already taken is left blank."""
+    taken: set[str] = set()
+    records = []
+    for person in people:
+        email = _hubspot_email(_chosen_email(rng, world, person, 0.7), taken)
+        records.append(CrmRecord(person.idx, {
+            "email": email,
+            "firstname": _messy_name(rng, person.first),
+            "lastname": _messy_name(rng, person.last) if rng.random() > 0.02 else "",
+            "jobtitle": _junk_or(rng, person.title, 0.03) if rng.random() < 0.75 else "",
+            "company": _company_name(rng, person.company),
+            "hs_linkedin_url": _chosen_linkedin(rng, world, person, 0.5),
+            "lifecyclestage": rng.choice(("subscriber", "lead", "marketingqualifiedlead", "customer")),
+        }, *_stamped(rng), company=person.company.idx))
+    return records
+
+
+def _hubspot_email(value: str, taken: set[str]) -> str:
+    """HubSpot validates and lower-cases emails: padding and mailto: are gone, placeholders never stored."""
+    email = value.strip()
+    if email.lower().startswith("mailto:"):
+        email = email[len("mailto:"):].strip()
+    email = email.lower()
+    if "@" not in email or email in taken:
+        return ""
+    taken.add(email)
+    return email
+
+
+def _hubspot_company_records(rng: random.Random, world: World, with_contacts: set[int | None]) -> list[CrmRecord]:
+    """Companies of HubSpot's contacts plus a few target accounts without any."""
+    records = []
+    for company in world.companies:
+        if company.idx not in with_contacts and rng.random() >= 0.1:
+            continue
+        records.append(CrmRecord(company.idx, {
+            "name": _company_name(rng, company),
+            "domain": company.domain if rng.random() < 0.9 else f"www.{company.domain}",
+            "website": _website(rng, company.domain),
+            "industry": company.industry if rng.random() < 0.8 else "",
+            "numberofemployees": str(_drift(rng, company.employees)) if rng.random() < 0.7 else "",
+            "linkedin_company_page": _company_linkedin(rng, company.linkedin_slug) if rng.random() < 0.5 else "",
+            "country": company.country.upper(),
+        }, *_stamped(rng)))
+    return records
 
 
 # ---------------------------------------------------------------- event csv
@@ -699,14 +722,16 @@ def _product_user_rows(rng: random.Random, world: World) -> list[tuple]:
 
 
 def _damage_product_users(rng: random.Random, rows: list[list]) -> list[tuple]:
-    """NULL keys, text in an integer column, bad dates and a user id repeated by a replica."""
-    picks = _picks(rng, rows, 9)
+    """NULL keys, text in an integer column, bad dates, a pasted bio as title and a user id repeated by a replica."""
+    picks = _picks(rng, rows, 10)
     for i in picks[:2]:
         rows[i][0] = None
     for i in picks[2:5]:
         rows[i][7] = "ten"
     for i, bad in zip(picks[5:7], BAD_DATES):
         rows[i][6] = bad
+    if len(picks) > 9:
+        rows[picks[9]][4] = ("Head of RevOps | GTM systems | Salesforce admin | " * 120)[:TOO_LONG]
     repeats = []
     for i in picks[7:9]:
         later = list(rows[i])

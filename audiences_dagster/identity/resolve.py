@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from audiences_dagster.config.models import ENTITY_KEYS, AudiencesConfig
 from audiences_dagster.identity.survivorship import apply_survivorship
-from audiences_dagster.sources.mapping import CONVERSION_KEY
+from audiences_dagster.sources.mapping import CONVERSION_KEY, MERGE_KEY, RECORD_LINK_KEYS
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import Store, utcnow
 
@@ -51,9 +51,9 @@ class ResolveReport:
 
 
 def key_priority(entity: str) -> dict[str, int]:
-    """Lead conversion first, then the entity's keys in PRODUCT.md §4 order."""
-    ranks = {CONVERSION_KEY: 0}
-    ranks.update({key: i + 1 for i, key in enumerate(ENTITY_KEYS[entity])})
+    """Lead conversion and CRM merges first, then the entity's keys in PRODUCT.md §4 order."""
+    ranks = {CONVERSION_KEY: 0, MERGE_KEY: 1}
+    ranks.update({key: i + len(ranks) for i, key in enumerate(ENTITY_KEYS[entity])})
     return ranks
 
 
@@ -166,7 +166,7 @@ class _Resolver:
             .join(members, members.c.label == edges.c.label)
             .join(keys, sa.and_(keys.c.record_id == members.c.record_id, keys.c.entity == self.entity))
             .where(keys.c.blocked.is_(None), keys.c.key_type.in_(list(relevant)),
-                   edges.c.key_type != CONVERSION_KEY)
+                   edges.c.key_type.not_in(RECORD_LINK_KEYS))
             .group_by(edges.c.key_type, edges.c.key_value, keys.c.key_type)
             .having(sa.func.count(sa.distinct(keys.c.key_value)) > limit)
         )
@@ -194,7 +194,7 @@ class _Resolver:
 
     def propagate(self) -> int:
         """Min-label propagation over shared keys until no label moves (connected components),
-        on integer key ids so each round is two small hash aggregations."""
+        on integer key ids: each round is one UPDATE over two small hash aggregations."""
         links = self._temp("links", sa.Column("key_id", sa.Integer()), sa.Column("label", sa.BigInteger()))
         self.conn.execute(sa.insert(links).from_select(["key_id", "label"], sa.select(self.edges.c.key_id, self.edges.c.label)))
         dialect.analyze(self.conn, links)
@@ -203,20 +203,14 @@ class _Resolver:
         every = sa.union(sa.select(links.c.label), sa.select(self.pend.c.label)).subquery()
         self.conn.execute(sa.insert(self.labels).from_select(["label", "root"], sa.select(every.c.label, every.c.label)))
         dialect.analyze(self.conn, self.labels)
-        key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()))
-        new_root = self._temp("new_root", sa.Column("label", sa.BigInteger(), primary_key=True),
-                              sa.Column("root", sa.BigInteger()))
         labels = self.labels
+        current = sa.alias(labels, "current")
+        key_root = (sa.select(links.c.key_id, sa.func.min(current.c.root).label("root"))
+                    .join(current, current.c.label == links.c.label).group_by(links.c.key_id).subquery("key_root"))
+        new_root = (sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
+                    .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label).subquery("new_root"))
         rounds = 0
         for rounds in range(1, MAX_ITERATIONS + 1):
-            self.conn.execute(sa.delete(key_root))
-            self.conn.execute(sa.insert(key_root).from_select(
-                ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
-                .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id)))
-            self.conn.execute(sa.delete(new_root))
-            self.conn.execute(sa.insert(new_root).from_select(
-                ["label", "root"], sa.select(links.c.label, sa.func.min(key_root.c.root))
-                .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label)))
             moved = self.conn.execute(sa.update(labels).where(
                 labels.c.label == new_root.c.label, new_root.c.root < labels.c.root
             ).values(root=new_root.c.root)).rowcount

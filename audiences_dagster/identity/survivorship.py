@@ -92,12 +92,9 @@ def _winners_select(conn: sa.Connection, entity: str, ranked: sa.Table, dirty: s
     firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), ranked.c[f"pos_{n}" if n in overridden else "pos"])))
               for n in names]
     conn.execute(sa.insert(picks).from_select(
-        ["uid", "deleted", *(f"p_{n}" for n in names)],
-        sa.select(ranked.c.uid, sa.func.min(ranked.c.deleted), *firsts).group_by(ranked.c.uid)))
-    pairs = sa.select(ranked.c.uid, ranked.c.source).distinct().subquery()
-    listing = (sa.select(pairs.c.uid, sa.func.aggregate_strings(pairs.c.source, ",").label("sources"))
-               .group_by(pairs.c.uid).subquery())
-    conn.execute(sa.update(picks).where(picks.c.uid == listing.c.uid).values(sources=listing.c.sources))
+        ["uid", "deleted", "sources", *(f"p_{n}" for n in names)],
+        sa.select(ranked.c.uid, sa.func.min(ranked.c.deleted), dialect.distinct_list(conn, ranked.c.source), *firsts)
+        .group_by(ranked.c.uid)))
     dialect.analyze(conn, picks)
     frm = dirty.join(picks, picks.c.uid == dirty.c.uid)
     values, columns = [dirty.c.uid], ["uid"]
@@ -137,6 +134,8 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
 
     existing = sa.exists().where(unified.c.id == winners.c.uid)
     changes = _write_history(conn, store, entity, fields, winners, run_id, now)
+    if "company_id" in winners.c:
+        changes += _write_company_history(conn, store, winners, run_id, now)
     assignments = {c: winners.c[c] for c in columns if c != "uid"}
     updated = conn.execute(
         sa.update(unified).where(unified.c.id == winners.c.uid).values(**assignments, updated_at=now)
@@ -172,3 +171,15 @@ def _write_history(conn: sa.Connection, store: Store, entity: str, fields: dict[
             ["entity", "unified_id", "field", "old_value", "new_value", "source", "source_record_id",
              "run_id", "changed_at"], select)).rowcount
     return total
+
+
+def _write_company_history(conn: sa.Connection, store: Store, winners: sa.Table, run_id: str, now: datetime) -> int:
+    """A person's company link changing is history too (the job-change signal reads it)."""
+    unified, history = store.tables.unified("people"), store.tables.field_history
+    old, new = unified.c.company_id, winners.c.company_id
+    select = (sa.select(sa.literal("people"), unified.c.id, sa.literal("company_id"), sa.cast(old, sa.Text),
+                        sa.cast(new, sa.Text), sa.literal(run_id), sa.literal(now))
+              .select_from(winners.join(unified, unified.c.id == winners.c.uid))
+              .where(old.is_distinct_from(new)))
+    return conn.execute(sa.insert(history).from_select(
+        ["entity", "unified_id", "field", "old_value", "new_value", "run_id", "changed_at"], select)).rowcount

@@ -6,7 +6,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from audiences_dagster.demo.generator import Company, Person, crm_companies, crm_moment, crm_people
+from audiences_dagster.demo.generator import (
+    Company, CrmRecord, Person, crm_companies, crm_moment, crm_people,
+)
+from audiences_dagster.demo import demo_crm
 from audiences_dagster.sandbox.clock import to_ms
 from audiences_dagster.sandbox.database import SandboxDatabase
 from audiences_dagster.sandbox.hubspot_records import HubSpotRecords
@@ -124,3 +127,62 @@ def _hubspot_contacts(conn, rng: random.Random, hubspot: HubSpotRecords, people:
     ids = hubspot.insert(conn, "contacts", rows, system=True, stamps=[_stamps(rng) for _ in rows])
     conn.executemany("INSERT INTO hs_association (contact_id, company_id, is_primary) VALUES (?, ?, 1)",
                      [(i, company_ids[p.company.idx]) for i, p in zip(ids, people)])
+
+
+def seed_demo_world(db: SandboxDatabase, salesforce: SalesforceRecords, hubspot: HubSpotRecords, *, seed: int = 7,
+                    people: int = 3000, companies: int = 600) -> SeedCounts:
+    """The demo's CRMs (demo.generator.demo_crm): the people and companies the demo's files and warehouse also
+    hold, so imports through the connectors merge with them; duplicate Contacts end merged in Salesforce."""
+    crm = demo_crm(seed, people, companies)
+    with db.write() as conn:
+        account_ids = dict(zip([r.key for r in crm.accounts],
+                               salesforce.insert(conn, ACCOUNT, [_sf_fields(r) for r in crm.accounts], system=True)))
+        contacts = [r for r in crm.contacts if r.duplicate_of is None]
+        contact_ids = dict(zip([r.key for r in contacts], salesforce.insert(
+            conn, CONTACT, [_sf_fields(r, AccountId=account_ids.get(r.company)) for r in contacts], system=True)))
+        duplicates = [r for r in crm.contacts if r.duplicate_of is not None]
+        duplicate_ids = salesforce.insert(
+            conn, CONTACT, [_sf_fields(r, AccountId=account_ids.get(r.company)) for r in duplicates], system=True)
+        companies_of = {r.key: r.company for r in contacts}
+        salesforce.insert(conn, LEAD, [_demo_lead(r, contact_ids, account_ids, companies_of) for r in crm.leads],
+                          system=True)
+        company_ids = dict(zip([r.key for r in crm.hubspot_companies], hubspot.insert(
+            conn, "companies", [_hs_fields(r) for r in crm.hubspot_companies], system=True,
+            stamps=[_hs_stamps(r) for r in crm.hubspot_companies])))
+        rows = [{**_hs_fields(r), "associatedcompanyid": str(company_ids[r.company])} for r in crm.hubspot_contacts]
+        hubspot_ids = hubspot.insert(conn, "contacts", rows, system=True,
+                                     stamps=[_hs_stamps(r) for r in crm.hubspot_contacts])
+        conn.executemany("INSERT INTO hs_association (contact_id, company_id, is_primary) VALUES (?, ?, 1)",
+                         [(i, company_ids[r.company]) for i, r in zip(hubspot_ids, crm.hubspot_contacts)])
+    for record, duplicate_id in zip(duplicates, duplicate_ids):
+        salesforce.merge("Contact", contact_ids[record.duplicate_of], [duplicate_id])
+    converted = sum(r.converted_into is not None for r in crm.leads)
+    return SeedCounts(len(crm.accounts), len(crm.contacts), len(crm.leads), converted,
+                      len(crm.hubspot_companies), len(crm.hubspot_contacts))
+
+
+def _sf_fields(record: CrmRecord, **references: str | None) -> dict:
+    """Salesforce fields with blanks as nulls and the record's own created/modified stamps."""
+    fields = {k: (None if v == "" else v) for k, v in {**record.fields, **references}.items()}
+    modified = to_ms(record.modified)
+    return {**fields, "CreatedDate": to_ms(record.created), "LastModifiedDate": modified, "SystemModstamp": modified}
+
+
+def _demo_lead(record: CrmRecord, contact_ids: dict[int, str], account_ids: dict[int, str],
+               companies: dict[int, int | None]) -> dict:
+    """A Lead, open or converted into its person's Contact (and into the Account of that Contact's company)."""
+    lead = {**_sf_fields(record), "Status": LEAD_STATUSES[record.key % 2], "IsConverted": False}
+    if record.converted_into is not None:
+        lead.update(IsConverted=True, ConvertedDate=record.modified.date().isoformat(),
+                    ConvertedContactId=contact_ids[record.converted_into],
+                    ConvertedAccountId=account_ids.get(companies[record.converted_into]),
+                    Status=CONVERTED_LEAD_STATUS)
+    return lead
+
+
+def _hs_fields(record: CrmRecord) -> dict:
+    return {k: v for k, v in record.fields.items() if v not in (None, "")}
+
+
+def _hs_stamps(record: CrmRecord) -> tuple[int, int]:
+    return to_ms(record.created), to_ms(record.modified)

@@ -24,7 +24,7 @@ from audiences_dagster.sandbox.hubspot import HubSpotApi
 from audiences_dagster.sandbox.hubspot_records import HubSpotRecords
 from audiences_dagster.sandbox.records import SalesforceRecords
 from audiences_dagster.sandbox.salesforce import SalesforceApi, SalesforceCredentials
-from audiences_dagster.sandbox.seed import SeedCounts, sandbox_is_empty, seed_sandbox
+from audiences_dagster.sandbox.seed import SeedCounts, sandbox_is_empty, seed_demo_world, seed_sandbox
 from audiences_dagster.sandbox.tls import connected_app_certificate, server_certificate, server_tls_context
 
 HOOKS_PREFIX = "/__sandbox__/"
@@ -119,8 +119,11 @@ class Sandbox:
 
     # ------------------------------------------------------------ data, time and faults
 
-    def seed(self, **sizes) -> SeedCounts:
-        """Add the generated world (see seed_sandbox for the sizes); call on an empty sandbox."""
+    def seed(self, world: str = "crm", **sizes) -> SeedCounts:
+        """Add a generated world on an empty sandbox: "crm" (sized freely, see seed_sandbox) or "demo" (the demo's
+        people and companies, see seed_demo_world)."""
+        if world == "demo":
+            return seed_demo_world(self.db, self.salesforce, self.hubspot, **sizes)
         return seed_sandbox(self.db, self.salesforce, self.hubspot, **sizes)
 
     def is_empty(self) -> bool:
@@ -145,7 +148,8 @@ class Sandbox:
 
 @contextmanager
 def running_sandbox(db_path: Path | str, *, seed: dict | None = None) -> Iterator[Sandbox]:
-    """Serve the sandbox for the duration of the block; seed=dict(contacts=..., ...) seeds an empty database."""
+    """Serve the sandbox for the duration of the block; seed=dict(contacts=..., ...) seeds an empty database
+    (seed=dict(world="demo", people=..., companies=...) with the demo's world)."""
     key_dir = Path(tempfile.mkdtemp(prefix="audiences-crm-sandbox-"))
     sandbox = Sandbox(Path(db_path), key_dir)
     try:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
 
 from audiences_dagster.config.segments import TYPE_FAMILY, FilterNode, SegmentConfig, as_datetime
 from audiences_dagster.store.schema import Tables
@@ -23,10 +25,16 @@ class FilterContext:
     entity: str
     field_types: dict[str, str]
     now: datetime
+    # A copy of some unified rows (same columns) to evaluate instead of the whole table.
+    rows: sa.Table | None = None
 
     @property
     def unified(self) -> sa.Table:
-        return self.tables.unified(self.entity)
+        return self.rows if self.rows is not None else self.tables.unified(self.entity)
+
+    def over(self, rows: sa.Table) -> FilterContext:
+        """The same context evaluated over a copy of some of the unified rows."""
+        return FilterContext(self.tables, self.entity, self.field_types, self.now, rows)
 
 
 def segment_condition(segment: SegmentConfig, ctx: FilterContext) -> sa.ColumnElement[bool]:
@@ -51,6 +59,9 @@ def node_condition(node: FilterNode, ctx: FilterContext) -> sa.ColumnElement[boo
         return _negated(node, _has_source(node.source, ctx))
     if kind == "member_of":
         return _negated(node, _is_member(node.member_of, ctx))
+    if kind == "signal":
+        fired = _signal_fired(node, ctx)
+        return ~fired if node.op == "not_within_last" else fired
     raise ValueError(f"filter nodes of kind '{kind}' are not supported by this store")
 
 
@@ -67,6 +78,34 @@ def _has_source(source: str, ctx: FilterContext) -> sa.ColumnElement[bool]:
 def _is_member(segment: str, ctx: FilterContext) -> sa.ColumnElement[bool]:
     members = ctx.tables.segment_members
     return sa.exists().where(members.c.segment == segment, members.c.record_id == ctx.unified.c.id)
+
+
+def _signal_fired(node: FilterNode, ctx: FilterContext) -> sa.ColumnElement[bool]:
+    """The signal fired for the record (a change recorded) within the window up to now."""
+    events = ctx.tables.signal_events
+    return sa.exists().where(events.c.signal == node.signal, events.c.record_id == ctx.unified.c.id,
+                             events.c.fired_at >= window_start(ctx.now, node.value, node.unit),
+                             events.c.fired_at <= ctx.now)
+
+
+def signal_candidates(segment: SegmentConfig, ctx: FilterContext, before: datetime,
+                      since: datetime) -> list[sa.Select]:
+    """Ids whose signal conditions can have flipped since `before`: new events for a signal the
+    segment uses, and events a sliding window's start has just passed over."""
+    events = ctx.tables.signal_events
+    selects = []
+    for node in _signal_nodes(segment.filter):
+        start_then, start_now = window_start(before, node.value, node.unit), window_start(ctx.now, node.value, node.unit)
+        selects.append(sa.select(events.c.record_id).where(events.c.signal == node.signal, sa.or_(
+            events.c.detected_at >= since, events.c.fired_at.between(start_then, start_now),
+            events.c.fired_at.between(before, ctx.now))))
+    return selects
+
+
+def _signal_nodes(node: FilterNode) -> list[FilterNode]:
+    if node.kind in ("all", "any"):
+        return [n for child in node.children for n in _signal_nodes(child)]
+    return [node] if node.kind == "signal" else []
 
 
 def _converted_lead(node: FilterNode, ctx: FilterContext) -> sa.ColumnElement[bool]:
@@ -107,10 +146,46 @@ def _text(op: str, column: sa.ColumnElement, value) -> sa.ColumnElement[bool]:
     if op == "equals":
         return sa.func.lower(column) == sa.func.lower(sa.literal(str(value), sa.Text))
     if op == "contains":
-        return column.icontains(str(value), autoescape=True)
+        return ContainsAnyOf(column, [str(value)])
     if op == "contains_any_of":
-        return sa.or_(*(column.icontains(str(v), autoescape=True) for v in value))
+        return ContainsAnyOf(column, [str(v) for v in value])
     raise ValueError(f"text operator '{op}'")
+
+
+class ContainsAnyOf(sa.sql.expression.ColumnElement):
+    """The column contains at least one of the values, ignoring case; % and _ are literal.
+
+    PostgreSQL gets `lower(column) LIKE ANY (ARRAY[...])`, which folds the column's case once per
+    row (ILIKE folds the pattern too, on every row, and an OR of ILIKEs folds the column once per
+    value); SQLite gets an OR of `lower(column) LIKE lower(pattern)`. Values stay bound parameters."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, column: sa.ColumnElement, values: list[str]):
+        self.column = column
+        self.values = values
+
+
+def _like_pattern(value: str, escape: str) -> str:
+    for special in (escape, "%", "_"):
+        value = value.replace(special, escape + special)
+    return f"%{value}%"
+
+
+@compiles(ContainsAnyOf)
+def _contains_any_of(element: ContainsAnyOf, compiler, **kw) -> str:
+    lowered = sa.func.lower(element.column)
+    return compiler.process(sa.or_(*(
+        lowered.like(sa.func.lower(sa.literal(_like_pattern(v, "/"), sa.Text)), escape="/") for v in element.values
+    )), **kw)
+
+
+@compiles(ContainsAnyOf, "postgresql")
+def _contains_any_of_postgres(element: ContainsAnyOf, compiler, **kw) -> str:
+    # No ESCAPE clause is allowed with ANY: PostgreSQL's default escape character is the backslash.
+    patterns = postgresql.array([sa.func.lower(sa.literal(_like_pattern(v, "\\"), sa.Text)) for v in element.values])
+    return compiler.process(sa.func.lower(element.column).like(sa.any_(patterns)), **kw)
 
 
 def _number(op: str, column: sa.ColumnElement, value) -> sa.ColumnElement[bool]:
@@ -181,6 +256,9 @@ def describe(node: FilterNode) -> str:
         return f"{'not ' if node.op == 'is_not' else ''}from source '{node.source}'"
     if kind == "member_of":
         return f"{'not ' if node.op == 'is_not' else ''}member of segment '{node.member_of}'"
+    if kind == "signal":
+        fired = "did not fire" if node.op == "not_within_last" else "fired"
+        return f"signal '{node.signal}' {fired} within the last {node.value} {node.unit}"
     return kind
 
 

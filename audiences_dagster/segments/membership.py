@@ -1,10 +1,12 @@
 """Segment refresh: membership recomputed in the store, every change logged as an event.
 
 A refresh compares the records that meet the filter now with `segment_members` and writes the
-difference (entered / exited) to `segment_events`, all with INSERT ... SELECT and anti-joins.
-After a first full refresh, only candidate records are re-evaluated: those the import cycle
-changed or merged away, those a sliding date window passed over, and those whose referenced
-segment membership changed. A changed filter definition, or `full=True`, re-evaluates everything.
+difference (entered / exited) to `segment_events`, all with INSERT ... SELECT: a full refresh is
+one full outer join per segment. After a first full refresh, only candidate records are
+re-evaluated: those the import cycle changed or merged away, those a sliding date window passed
+over, those with new signal events, and those whose referenced segment membership changed. They
+are found once per refresh and copied into a small indexed table every segment is evaluated over.
+A changed filter definition, or `full=True`, re-evaluates everything.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.config.segments import SegmentConfig, refresh_order
-from audiences_dagster.segments.filters import FilterContext, segment_condition, window_boundaries
+from audiences_dagster.segments.filters import (
+    FilterContext, segment_condition, signal_candidates, window_boundaries,
+)
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import Store, utcnow
 
@@ -109,19 +113,27 @@ def _refresh_batch(store: Store, config: AudiencesConfig, batch: _Batch, run_id:
     batch.states = _states(store, [s.name for s in batch.segments])
     incremental = [] if full else [s for s in batch.segments if _can_increment(s, batch.states)]
     ctx = filter_context(store, config, batch.entity, now)
+    referenced = {ref for s in batch.segments for ref in s.referenced_segments()}
     reports = {}
     with store.engine.begin() as conn:
-        scratch = _Scratch.create(conn)
-        shared = _shared_candidates(conn, store, ctx, incremental, batch.states) if incremental else None
+        verdicts = _Verdicts.create(conn)
+        rows = _candidate_rows(conn, store, ctx, incremental, batch.states) if incremental else None
+        checked = _count(conn, rows) if rows is not None else None
         for segment in batch.segments:
             started = time.perf_counter()
-            scratch.empty(conn)
-            if shared is not None and segment in incremental:
-                state = batch.states[segment.name]
-                candidates = _segment_candidates(conn, store, segment, shared, scratch, state.last_event_id)
-                report = _apply(conn, store, ctx, segment, run_id, scratch, candidates, state.members)
+            verdicts.empty(conn)
+            before = batch.states[segment.name].members if segment.name in batch.states else 0
+            if rows is not None and segment in incremental:
+                verdicts.over_candidates(conn, store, segment, ctx.over(rows))
+                mode, candidates = "incremental", checked
             else:
-                report = _apply(conn, store, ctx, segment, run_id, scratch, None, 0)
+                verdicts.over_all(conn, store, segment, ctx)
+                mode, candidates = "full", None
+            entered, exited = _write_changes(conn, store, segment, verdicts, ctx.now, run_id)
+            if rows is not None and segment.name in referenced and entered + exited:
+                checked += _add_candidates(conn, ctx, rows, sa.select(verdicts.table.c.id))
+            report = RefreshReport(segment.name, segment.entity, mode, before + entered - exited, entered, exited,
+                                   candidates)
             _save_state(conn, store, segment, report, now, run_id)
             report.seconds = time.perf_counter() - started
             reports[segment.name] = report
@@ -132,23 +144,46 @@ def _refresh_batch(store: Store, config: AudiencesConfig, batch: _Batch, run_id:
 
 
 @dataclass
-class _Scratch:
-    """Connection-private work tables, created once per batch and emptied for each segment."""
+class _Verdicts:
+    """A connection-private table of the records whose membership changes in this refresh:
+    id, meets (1 if it meets the filter now) and was (1 if it is a member now)."""
 
-    fresh: sa.Table  # records meeting the filter (unindexed: a full pass loads it faster)
-    exited: sa.Table
-    entered: sa.Table
-    candidates: sa.Table  # shared candidates plus referenced segments' changes
+    table: sa.Table
 
     @classmethod
-    def create(cls, conn: sa.Connection) -> _Scratch:
-        fresh = dialect.create_temp_table(conn, "seg_fresh", [sa.Column("id", sa.BigInteger(), nullable=False)])
-        return cls(fresh, _id_table(conn, "seg_exited"), _id_table(conn, "seg_entered"),
-                   _id_table(conn, "seg_candidates_refs"))
+    def create(cls, conn: sa.Connection) -> _Verdicts:
+        return cls(dialect.create_temp_table(conn, "seg_verdicts", [
+            sa.Column("id", sa.BigInteger(), nullable=False), sa.Column("meets", sa.Integer(), nullable=False),
+            sa.Column("was", sa.Integer(), nullable=False)]))
 
     def empty(self, conn: sa.Connection) -> None:
-        for table in (self.fresh, self.exited, self.entered, self.candidates):
-            conn.execute(sa.text(f"TRUNCATE TABLE {table.name}") if dialect.is_postgres(conn) else sa.delete(table))
+        table = self.table
+        conn.execute(sa.text(f"TRUNCATE TABLE {table.name}") if dialect.is_postgres(conn) else sa.delete(table))
+
+    def over_candidates(self, conn: sa.Connection, store: Store, segment: SegmentConfig, ctx: FilterContext) -> None:
+        """One pass over the candidate rows: each is judged against the filter and its current
+        membership, and only those whose verdict differs are kept."""
+        rows, members = ctx.unified, sa.alias(store.tables.segment_members, "current_members")
+        meets = sa.case((segment_condition(segment, ctx), 1), else_=0)
+        # A join (not a per-row subquery), so the planner may probe the primary key or merge.
+        current = rows.outerjoin(members, sa.and_(members.c.segment == segment.name, members.c.record_id == rows.c.id))
+        was = sa.case((members.c.record_id.is_not(None), 1), else_=0)
+        judged = sa.select(rows.c.id, meets.label("meets"), was.label("was")).select_from(current).subquery()
+        conn.execute(sa.insert(self.table).from_select(
+            ["id", "meets", "was"], sa.select(judged).where(judged.c.meets != judged.c.was)))
+
+    def over_all(self, conn: sa.Connection, store: Store, segment: SegmentConfig, ctx: FilterContext) -> None:
+        """Every record: one full outer join of "meets the filter now" with the segment's members
+        keeps the records found on one side only (one scan of the table, one hash join)."""
+        unified, members = ctx.unified, store.tables.segment_members
+        fresh = sa.select(unified.c.id).where(segment_condition(segment, ctx)).subquery("fresh")
+        current = sa.select(members.c.record_id).where(members.c.segment == segment.name).subquery("current")
+        meets, was = fresh.c.id.is_not(None), current.c.record_id.is_not(None)
+        diff = (sa.select(sa.func.coalesce(fresh.c.id, current.c.record_id), sa.case((meets, 1), else_=0),
+                          sa.case((was, 1), else_=0))
+                .select_from(fresh.join(current, current.c.record_id == fresh.c.id, full=True))
+                .where(sa.or_(~meets, ~was)))
+        conn.execute(sa.insert(self.table).from_select(["id", "meets", "was"], diff))
 
 
 def _can_increment(segment: SegmentConfig, states: dict[str, _State]) -> bool:
@@ -164,87 +199,84 @@ def _states(store: Store, names: list[str]) -> dict[str, _State]:
             for r in rows}
 
 
-def _shared_candidates(conn: sa.Connection, store: Store, ctx: FilterContext,
-                       segments: list[SegmentConfig], states: dict[str, _State]) -> sa.Table:
-    """Ids any incremental segment of this entity must re-evaluate, found in one scan: changed
-    since the oldest previous refresh, passed over by a sliding window, or merged away."""
-    unified, log = ctx.unified, store.tables.merge_log
+def _candidate_rows(conn: sa.Connection, store: Store, ctx: FilterContext,
+                    segments: list[SegmentConfig], states: dict[str, _State]) -> sa.Table:
+    """A private copy of the unified rows every incremental segment of this entity must
+    re-evaluate, found once per refresh: changed since the oldest previous refresh (an index
+    range on updated_at), passed over by a sliding window, merged away or split, or in or out of
+    a referenced segment since the segment using it was refreshed, or with new or window-crossing
+    signal events. Segments are then evaluated
+    over this small indexed copy instead of probing the unified table record by record."""
+    unified, log, events = ctx.unified, store.tables.merge_log, store.tables.segment_events
     since = min(states[s.name].evaluated_at for s in segments) - LATE_COMMIT_MARGIN
-    changed = [unified.c.updated_at >= since]
+    found = [sa.select(unified.c.id).where(unified.c.updated_at >= since)]
+    windows = [c for s in segments for c in window_boundaries(s, ctx, states[s.name].evaluated_at)]
+    if windows:
+        found.append(sa.select(unified.c.id).where(sa.or_(*windows)))
     for segment in segments:
-        changed += window_boundaries(segment, ctx, states[segment.name].evaluated_at)
-    table = _id_table(conn, f"seg_candidates_{ctx.entity}")
+        found += signal_candidates(segment, ctx, states[segment.name].evaluated_at, since)
     recent_merge = sa.and_(log.c.entity == ctx.entity, sa.or_(log.c.merged_at >= since, log.c.undone_at >= since))
-    conn.execute(sa.insert(table).from_select(["id"], sa.union(
-        sa.select(unified.c.id).where(sa.or_(*changed)),
-        sa.select(log.c.absorbed_id).where(recent_merge),
-        sa.select(log.c.survivor_id).where(recent_merge),
-    )))
-    dialect.analyze(conn, table)
-    return table
+    found += [sa.select(log.c.absorbed_id).where(recent_merge), sa.select(log.c.survivor_id).where(recent_merge)]
+    using = [s for s in segments if s.referenced_segments()]
+    if using:
+        # Segment refreshes are ordered by their asset dependencies, so the event id is a safe
+        # watermark (unlike import times, which can commit late).
+        after = min(states[s.name].last_event_id for s in using)
+        refs = sorted({ref for s in using for ref in s.referenced_segments()})
+        found.append(sa.select(events.c.record_id).where(events.c.id > after, events.c.segment.in_(refs)))
+    rows = dialect.create_temp_table(conn, f"seg_rows_{ctx.entity}", [
+        sa.Column(c.name, c.type, primary_key=c.name == "id") for c in unified.c])
+    _add_candidates(conn, ctx, rows, sa.union(*found) if len(found) > 1 else found[0])
+    dialect.analyze(conn, rows)
+    return rows
 
 
-def _segment_candidates(conn: sa.Connection, store: Store, segment: SegmentConfig, shared: sa.Table,
-                        scratch: _Scratch, after_event: int) -> sa.Table:
-    """The shared candidates, plus records that entered or left a segment this one refers to since
-    this one was last refreshed. Segment refreshes are ordered by their asset dependencies, so the
-    event id is a safe watermark (unlike import times, which can commit late)."""
-    refs = segment.referenced_segments()
-    if not refs:
-        return shared
-    events = store.tables.segment_events
-    table = scratch.candidates
-    conn.execute(sa.insert(table).from_select(["id"], sa.union(
-        sa.select(shared.c.id),
-        sa.select(events.c.record_id).where(events.c.segment.in_(refs), events.c.id > after_event),
-    )))
-    dialect.analyze(conn, table)
-    return table
+def _add_candidates(conn: sa.Connection, ctx: FilterContext, rows: sa.Table, ids: sa.Select) -> int:
+    """Copy the unified rows of these ids into the candidate rows (ids already there are kept).
+    An id no longer in the unified table (merged away) is copied as an archived row, so it is
+    judged a non-member and exits."""
+    unified = ctx.unified
+    new = dialect.create_temp_table(conn, "seg_new_ids", [sa.Column("id", sa.BigInteger(), primary_key=True)])
+    found = ids.subquery("ids")
+    conn.execute(sa.insert(new).from_select(["id"], sa.select(found.c[0]).distinct().where(
+        ~sa.exists().where(rows.c.id == found.c[0]))))
+    columns = [c.name for c in unified.c]
+    added = conn.execute(sa.insert(rows).from_select(
+        columns, sa.select(*unified.c).join(new, new.c.id == unified.c.id))).rowcount
+    added += conn.execute(sa.insert(rows).from_select(["id", "archived"], sa.select(new.c.id, sa.true()).where(
+        ~sa.exists().where(unified.c.id == new.c.id)))).rowcount
+    return added
 
 
-def _id_table(conn: sa.Connection, name: str) -> sa.Table:
-    return dialect.create_temp_table(conn, name, [sa.Column("id", sa.BigInteger(), primary_key=True)])
+def _count(conn: sa.Connection, table: sa.Table) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
-def _apply(conn: sa.Connection, store: Store, ctx: FilterContext, segment: SegmentConfig, run_id: str,
-           scratch: _Scratch, candidates: sa.Table | None, members_before: int) -> RefreshReport:
-    """Write the membership difference for all records (candidates=None) or for candidates only."""
-    unified, members = ctx.unified, store.tables.segment_members
-    this = members.c.segment == segment.name
-    fresh, exited, entered = scratch.fresh, scratch.exited, scratch.entered
-    query = sa.select(unified.c.id).where(segment_condition(segment, ctx))
-    if candidates is not None:
-        query = query.join(candidates, candidates.c.id == unified.c.id)
-    matching = conn.execute(sa.insert(fresh).from_select(["id"], query)).rowcount
-    dialect.analyze(conn, fresh)
-
-    current = sa.select(members.c.record_id).where(this)
-    if candidates is not None:
-        current = current.join(candidates, candidates.c.id == members.c.record_id)
-    conn.execute(sa.insert(exited).from_select(
-        ["id"], current.where(~sa.exists().where(fresh.c.id == members.c.record_id))))
-    conn.execute(sa.insert(entered).from_select(
-        ["id"], sa.select(fresh.c.id).where(~sa.exists().where(this, members.c.record_id == fresh.c.id))))
-
-    n_exited = _log_events(conn, store, segment, exited, "exited", ctx.now, run_id)
-    conn.execute(sa.delete(members).where(this, members.c.record_id.in_(sa.select(exited.c.id))))
-    n_entered = _log_events(conn, store, segment, entered, "entered", ctx.now, run_id)
-    conn.execute(sa.insert(members).from_select(
-        ["segment", "record_id", "entered_at", "run_id"],
-        sa.select(sa.literal(segment.name), entered.c.id, sa.literal(ctx.now, sa.DateTime), sa.literal(run_id))))
-    total = matching if candidates is None else members_before + n_entered - n_exited
-    mode = "full" if candidates is None else "incremental"
-    checked = None if candidates is None else conn.execute(sa.select(sa.func.count()).select_from(candidates)).scalar_one()
-    return RefreshReport(segment.name, segment.entity, mode, total, n_entered, n_exited, checked)
+def _write_changes(conn: sa.Connection, store: Store, segment: SegmentConfig, verdicts: _Verdicts,
+                   now: datetime, run_id: str) -> tuple[int, int]:
+    """Log exits and entries as events and apply them to segment_members; (entered, exited)."""
+    members, table = store.tables.segment_members, verdicts.table
+    exits, entries = table.c.was == 1, table.c.meets == 1
+    exited = _log_events(conn, store, segment, table, exits, "exited", now, run_id)
+    if exited:
+        conn.execute(sa.delete(members).where(members.c.segment == segment.name,
+                                              members.c.record_id.in_(sa.select(table.c.id).where(exits))))
+    entered = _log_events(conn, store, segment, table, entries, "entered", now, run_id)
+    if entered:
+        conn.execute(sa.insert(members).from_select(
+            ["segment", "record_id", "entered_at", "run_id"],
+            sa.select(sa.literal(segment.name), table.c.id, sa.literal(now, sa.DateTime), sa.literal(run_id))
+            .where(entries)))
+    return entered, exited
 
 
-def _log_events(conn: sa.Connection, store: Store, segment: SegmentConfig, ids: sa.Table, event: str,
-                now: datetime, run_id: str) -> int:
+def _log_events(conn: sa.Connection, store: Store, segment: SegmentConfig, verdicts: sa.Table,
+                which: sa.ColumnElement[bool], event: str, now: datetime, run_id: str) -> int:
     events = store.tables.segment_events
     return conn.execute(sa.insert(events).from_select(
         ["segment", "entity", "record_id", "event", "at", "run_id"],
-        sa.select(sa.literal(segment.name), sa.literal(segment.entity), ids.c.id, sa.literal(event),
-                  sa.literal(now, sa.DateTime), sa.literal(run_id)))).rowcount
+        sa.select(sa.literal(segment.name), sa.literal(segment.entity), verdicts.c.id, sa.literal(event),
+                  sa.literal(now, sa.DateTime), sa.literal(run_id)).where(which))).rowcount
 
 
 def _save_state(conn: sa.Connection, store: Store, segment: SegmentConfig, report: RefreshReport,

@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from audiences_dagster.config.models import AudiencesConfig
-from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint, require_columns
+from audiences_dagster.sources.base import (
+    PollResult, RawBatch, ReadPlan, SourceError, mapping_fingerprint, require_columns,
+)
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -74,6 +76,31 @@ class CsvSource:
 
     def closing_cursor(self, cursor: dict) -> dict:
         return cursor
+
+    def poll(self, state: dict) -> PollResult:
+        """Changed when the file's content or the mapping differs from the last complete import,
+        or a killed import left it half read; the detail names the content fingerprint seen."""
+        if not self.path.is_file():
+            raise SourceError(f"sources.{self.name}: file {self.path} does not exist")
+        fingerprint, mapping = self._fingerprint(), mapping_fingerprint(self.source)
+        seen = f"file {self.path.name} with content {fingerprint[:16]}"
+        cursor = state.get("cursor") or {}
+        if not cursor:
+            return PollResult(changed=True, detail=f"{seen}, never imported")
+        if cursor.get("fingerprint") != fingerprint:
+            return PollResult(changed=True, detail=f"{seen}, changed since the last import")
+        if cursor.get("mapping") != mapping:
+            return PollResult(changed=True, detail=f"{seen}, mapping {mapping} changed since the last import")
+        if not cursor.get("complete"):
+            return PollResult(changed=True, detail=f"{seen}, import stopped after row {cursor.get('rows_done', 0)}")
+        return PollResult(changed=False, detail=f"{seen}, unchanged since the last complete import")
+
+    def count_records(self) -> int:
+        """Data rows in the file (a quoted line break counts once), for `audiences estimate`."""
+        if not self.path.is_file():
+            raise SourceError(f"sources.{self.name}: file {self.path} does not exist")
+        with self._open() as handle:
+            return max(sum(1 for _ in csv.reader(handle, delimiter=self.source.delimiter)) - 1, 0)
 
     def _batch(self, header, rows, numbers, rejected, cursor, seen, complete) -> RawBatch:
         try:

@@ -17,8 +17,11 @@ from typing import TypeVar
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.sources.base import RawBatch, SourceError, SourceReader
+from audiences_dagster.sources.caps import PlanCapGuard
 from audiences_dagster.sources.csv_file import CsvSource
+from audiences_dagster.sources.hubspot import HubSpotSource
 from audiences_dagster.sources.mapping import MappedBatch, map_batch
+from audiences_dagster.sources.salesforce import SalesforceSource
 from audiences_dagster.sources.sql_warehouse import SqlSource
 from audiences_dagster.store.api import BatchCounts, Store
 
@@ -43,6 +46,9 @@ class ImportReport:
     resumed: bool = False
     skipped: str | None = None
     seconds: float = 0.0
+    plan_cap: dict = field(default_factory=dict)  # PlanCapGuard.as_metadata()
+    cap_reason: str | None = None  # set when new records were held back at the plan's cap
+    api_usage: str | None = None  # a CRM's daily API requests "used/limit" as it last reported them
 
     @property
     def api_calls(self) -> int:
@@ -57,11 +63,14 @@ class ImportReport:
             "deleted_in_source": self.deleted_in_source, "batches": self.batches,
             "api_calls_at_50k": self.api_calls, "resumed": self.resumed,
             "skipped": self.skipped or "", "seconds": round(self.seconds, 3),
+            **self.plan_cap, "cap_reason": self.cap_reason or "",
+            **({"api_usage": self.api_usage} if self.api_usage else {}),
         }
 
 
 # One reader class per source kind (the connectors in sources/).
-READERS: dict[str, type[SourceReader]] = {"csv": CsvSource, "sql": SqlSource}
+READERS: dict[str, type[SourceReader]] = {"csv": CsvSource, "sql": SqlSource, "hubspot": HubSpotSource,
+                                          "salesforce": SalesforceSource}
 
 
 def reader_for(name: str, config: AudiencesConfig) -> SourceReader:
@@ -97,18 +106,22 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
         with store.engine.begin() as conn:
             store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
     seen_pass = pass_number if plan.full_pass else None
+    cap = PlanCapGuard.start(store, config, name)
 
     for raw, mapped in read_ahead(_mapped(reader, cursor, name, config)):
         entries = raw.quarantine + mapped.quarantine
         with store.engine.begin() as conn:
+            rows, keys = cap.admit(conn, mapped.rows, mapped.keys)
             counts = store.write_batch(
                 conn, source=name, entity=source.entity, object_name=source.object,
-                tier=source.effective_tier.value, rows=mapped.rows, keys=mapped.keys,
+                tier=source.effective_tier.value, rows=rows, keys=keys,
                 run_id=run_id, seen_pass=seen_pass)
+            cap.written(counts.inserted)
             store.quarantine(conn, name, run_id, entries)
             if raw.deleted_ids:
                 report.deleted_in_source += store.mark_deleted(conn, name, source.entity, raw.deleted_ids)
-            store.save_sync_state(conn, name, raw.cursor, pass_number=pass_number, pass_open=plan.full_pass)
+            if not cap.reached:  # past the cap the cursor stays before the held-back records
+                store.save_sync_state(conn, name, raw.cursor, pass_number=pass_number, pass_open=plan.full_pass)
         cursor = raw.cursor
         rows_read = len(raw.frame) + len(raw.quarantine)
         report.rows_read += rows_read
@@ -120,10 +133,14 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
 
     if plan.full_pass:
         with store.engine.begin() as conn:
+            # Every source row was read, held back or not: rows missing from the pass are gone.
             report.deleted_in_source += store.mark_unseen_deleted(conn, name, source.entity, pass_number)
-            closing = reader.closing_cursor(cursor)
-            store.save_sync_state(conn, name, closing, pass_number=pass_number, pass_open=False,
-                                  full_sync_done=True)
+            if not cap.reached:  # else the pass stays open and resumes at the held-back records
+                closing = reader.closing_cursor(cursor)
+                store.save_sync_state(conn, name, closing, pass_number=pass_number, pass_open=False,
+                                      full_sync_done=True)
+    report.plan_cap, report.cap_reason = cap.as_metadata(), cap.reason()
+    report.api_usage = getattr(reader, "api_usage", None)  # CRM readers report it (Sforce-Limit-Info)
     if report.counts.inserted >= ANALYZE_AFTER_INSERTS:
         store.refresh_statistics(source.entity)
     report.seconds = time.perf_counter() - started

@@ -13,9 +13,20 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from audiences_dagster.config.models import AudiencesConfig, SourceConfig
+from audiences_dagster.config.salesforce import MASTER_RECORD_COLUMN
 from audiences_dagster.identity import normalize as norm
 
 CONVERSION_KEY = "lead_conversion"
+# A CRM merged records into one: every record of such a source holds "<source>:<its id>", and a
+# survivor also holds "<source>:<id>" for each id merged into it, so it joins the records those ids
+# were imported as, whichever arrives first.
+MERGE_KEY = "crm_merge"
+# Per connector kind, the column in which a record lists the ids merged into it (Salesforce works the
+# other way round: the merged-away record names its survivor; the same two keys link them).
+MERGED_IDS_COLUMN = {"hubspot": "hs_merged_object_ids", "salesforce": MASTER_RECORD_COLUMN}
+MERGED_IDS_SEPARATOR = ";"
+# Links the CRM itself asserts: merge protection never blocks them.
+RECORD_LINK_KEYS = (CONVERSION_KEY, MERGE_KEY)
 
 
 @dataclass
@@ -36,6 +47,8 @@ def required_columns(source: SourceConfig) -> list[str]:
         columns += [c for c in (source.company.account_id_column, source.company.domain_column) if c]
     if source.lead_conversion:
         columns.append(source.lead_conversion.column)
+    if source.kind in MERGED_IDS_COLUMN:
+        columns.append(MERGED_IDS_COLUMN[source.kind])
     return list(dict.fromkeys(columns))
 
 
@@ -88,8 +101,8 @@ def map_batch(
     out = out[keep].copy()
     out.insert(0, "source_id", ids[keep])
     out = _system_columns(out, raw[keep], source_name, source, config)
-    return MappedBatch(rows=out.reset_index(drop=True), keys=_keys(out, source_name, config),
-                       quarantine=quarantine)
+    keys = _keys(out, source_name, config, _merged_ids(raw[keep], source))
+    return MappedBatch(rows=out.reset_index(drop=True), keys=keys, quarantine=quarantine)
 
 
 def _without_identity_key(out: pd.DataFrame, raw: pd.DataFrame, source: SourceConfig) -> pd.Series:
@@ -100,7 +113,16 @@ def _without_identity_key(out: pd.DataFrame, raw: pd.DataFrame, source: SourceCo
     if source.lead_conversion:
         converted = raw[source.lead_conversion.column].str.strip()
         has_key |= converted.notna() & (converted != "")
+    merged = _merged_ids(raw, source)
+    if merged is not None:
+        has_key |= merged.notna() & (merged != "")
     return ~has_key
+
+
+def _merged_ids(raw: pd.DataFrame, source: SourceConfig) -> pd.Series | None:
+    """The ids a CRM merged into each row (separator-joined), for sources that report merges."""
+    column = MERGED_IDS_COLUMN.get(source.kind)
+    return raw[column].str.strip() if column else None
 
 
 def _clean_field(values: pd.Series, name: str, field_type: str, source: SourceConfig,
@@ -151,12 +173,28 @@ def _system_columns(out: pd.DataFrame, raw: pd.DataFrame, source_name: str, sour
 
 def _row_hash(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """A content fingerprint, so re-reading an unchanged row writes nothing."""
-    hashed = pd.util.hash_pandas_object(frame[columns].astype("string"), index=False)
+    values = frame[columns].copy()
+    for column in columns:
+        if pd.api.types.is_datetime64_any_dtype(values[column]):
+            values[column] = _datetime_text(values[column])
+    hashed = pd.util.hash_pandas_object(values.astype("string"), index=False)
     return hashed.map("{:016x}".format).astype("string")
 
 
-def _keys(rows: pd.DataFrame, source_name: str, config: AudiencesConfig) -> pd.DataFrame:
-    """Identity keys of the batch's rows: the deterministic keys plus lead-conversion links."""
+def _datetime_text(moments: pd.Series) -> pd.Series:
+    """Each datetime spelled on its own (pandas renders a column by its least round value, so
+    one value with milliseconds would change every other row's hash in that batch)."""
+    precise = moments.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    whole = moments.dt.strftime("%Y-%m-%d %H:%M:%S")
+    day = moments.dt.strftime("%Y-%m-%d")
+    text = precise.where(moments.dt.microsecond != 0, whole.where(moments != moments.dt.normalize(), day))
+    return text.astype("string")
+
+
+def _keys(rows: pd.DataFrame, source_name: str, config: AudiencesConfig,
+          merged: pd.Series | None = None) -> pd.DataFrame:
+    """Identity keys of the batch's rows: the deterministic keys plus lead-conversion and CRM
+    merge links."""
     source = config.sources[source_name]
     frames = []
     for key_type, field_name in source.key_fields().items():
@@ -171,10 +209,25 @@ def _keys(rows: pd.DataFrame, source_name: str, config: AudiencesConfig) -> pd.D
     if any(s.lead_conversion and s.lead_conversion.contact_source == source_name for s in config.sources.values()):
         frames.append(pd.DataFrame({"source_id": rows["source_id"], "key_type": CONVERSION_KEY,
                                     "key_value": source_name + ":" + rows["source_id"]}))
+    if merged is not None:
+        frames.append(_merge_keys(rows["source_id"], merged, source_name))
     if not frames:
         return pd.DataFrame(columns=["source_id", "key_type", "key_value"])
     keys = pd.concat(frames, ignore_index=True)
     return keys[keys["key_value"].notna()].drop_duplicates().reset_index(drop=True)
+
+
+def _merge_keys(source_ids: pd.Series, merged: pd.Series, source_name: str) -> pd.DataFrame:
+    """MERGE_KEY for each row's own id and for every id merged into it."""
+    ids = source_ids.reset_index(drop=True).astype("string")
+    absorbed = merged.reset_index(drop=True).astype("string").str.split(MERGED_IDS_SEPARATOR)
+    pairs = pd.DataFrame({"source_id": ids, "merged": absorbed}).explode("merged")
+    pairs["merged"] = pairs["merged"].astype("string").str.strip()
+    pairs = pairs[pairs["merged"].notna() & (pairs["merged"] != "")]
+    linked = pd.concat([pd.DataFrame({"source_id": ids, "crm_id": ids}),
+                        pairs.rename(columns={"merged": "crm_id"})], ignore_index=True)
+    return pd.DataFrame({"source_id": linked["source_id"], "key_type": MERGE_KEY,
+                         "key_value": source_name + ":" + linked["crm_id"].astype("string")})
 
 
 def _quarantine_rows(raw: pd.DataFrame, row_numbers: pd.Series, ids: pd.Series, mask: pd.Series,

@@ -8,14 +8,17 @@ full pass and rows missing from it are marked deleted in source.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig, resolve_sqlite_url
-from audiences_dagster.sources.base import RawBatch, ReadPlan, SourceError, mapping_fingerprint, require_columns
+from audiences_dagster.sources.base import (
+    PollResult, RawBatch, ReadPlan, SourceError, mapping_fingerprint, require_columns,
+)
+from audiences_dagster.store.api import utcnow
 
 
 class SqlSource:
@@ -106,6 +109,67 @@ class SqlSource:
             return {"mode": "incremental", "mapping": cursor["mapping"],
                     "after": [watermark, None] if watermark is not None else None}
         return {**cursor, "after": None}
+
+    def poll(self, state: dict) -> PollResult:
+        """With updated_at: one indexed query for the newest row past the (updated_at, id) cursor.
+        Without: due when the last full re-query is older than `full_requery_hours`."""
+        cursor = state.get("cursor")
+        if state.get("pass_open") and cursor and cursor.get("mode") == "full":
+            return PollResult(changed=True, detail=f"full pass stopped after id {cursor.get('after')!r}")
+        fresh = not cursor or cursor.get("mapping") != mapping_fingerprint(self.source)
+        if not self.source.updated_at:
+            return self._requery_due(state["last_full_sync_at"] if not fresh else None)
+        if not fresh and cursor.get("mode") != "incremental":
+            return PollResult(changed=True, detail="a full pass is due before reading incrementally")
+        newest = self._newest_past(None if fresh else cursor.get("after"))
+        if newest is None:
+            return PollResult(changed=False, detail="no row updated past the last import" if not fresh
+                              else "the query returns no rows")
+        seen = f"newest row {newest[1]!r} updated at {_to_text(newest[0]) if newest[0] is not None else 'no time'}"
+        return PollResult(changed=True, detail=f"{seen}, {'never imported' if fresh else 'past the last import'}")
+
+    def count_records(self) -> int:
+        """COUNT(*) over the configured query, for `audiences estimate`."""
+        _, inner = self._query()
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
+        except sa.exc.DBAPIError as exc:
+            raise SourceError(f"sources.{self.name}: counting the query's rows failed: {exc.orig}") from None
+
+    def _requery_due(self, last_full: datetime | None) -> PollResult:
+        """A source without a timestamp is re-read in full every `full_requery_hours`."""
+        hours = self.source.full_requery_hours
+        if last_full is None:
+            return PollResult(changed=True, detail="never read in full with this mapping")
+        due = last_full + timedelta(hours=hours)
+        if utcnow() >= due:
+            return PollResult(changed=True, detail=f"last full re-query at {last_full:%Y-%m-%d %H:%M:%S} UTC, "
+                                                   f"older than {hours} h")
+        return PollResult(changed=False, detail=f"last full re-query at {last_full:%Y-%m-%d %H:%M:%S} UTC; "
+                                                f"the next is due at {due:%Y-%m-%d %H:%M:%S} UTC (every {hours} h)")
+
+    def _newest_past(self, after: list | None) -> tuple | None:
+        """(updated_at, id) of the newest row past the cursor, or None: bounded below by the
+        watermark so an (updated_at) index serves it however large the table."""
+        _, inner = self._query()
+        ts, uid = inner.c[self.source.updated_at], inner.c[self.source.unique_id]
+        stmt = sa.select(ts, uid).select_from(inner)
+        at = _from_json(after[0]) if after else None
+        if at is not None:
+            last_id = _from_json(after[1])
+            newer = ts > at if last_id is None else sa.or_(ts > at, sa.and_(ts == at, uid > last_id))
+            stmt = stmt.where(ts >= at, newer).order_by(ts.desc(), uid.desc())
+        else:
+            if after:  # stopped among the rows without a timestamp, which are read first
+                stmt = stmt.where(sa.or_(ts.is_not(None), uid > _from_json(after[1])))
+            stmt = stmt.order_by(ts.desc().nulls_last(), uid.desc())
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(stmt.limit(1)).first()
+        except sa.exc.DBAPIError as exc:
+            raise SourceError(f"sources.{self.name}: polling the warehouse failed: {exc.orig}") from None
+        return tuple(row) if row is not None else None
 
     def _query(self) -> tuple[sa.Select, sa.Subquery]:
         columns = [sa.column(self.source.unique_id)]

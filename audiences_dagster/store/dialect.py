@@ -28,6 +28,13 @@ def new_ids(conn: sa.Connection, table: sa.Table) -> sa.ColumnElement:
     return highest + sa.func.row_number().over()
 
 
+def distinct_list(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnElement:
+    """The distinct values of a group as one comma-separated text."""
+    if is_postgres(conn):
+        return sa.func.string_agg(sa.distinct(column), sa.literal_column("','"))
+    return sa.func.group_concat(sa.distinct(column))
+
+
 def bulk_load(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Load a batch into a (staging) table: COPY on PostgreSQL, executemany on SQLite."""
     if frame.empty:

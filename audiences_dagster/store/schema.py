@@ -68,7 +68,8 @@ def _unified_columns(entity: str) -> list[sa.Column]:
     columns = [
         sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        # Indexed: each segment refresh looks up the records changed since the previous one.
+        sa.Column("updated_at", sa.DateTime(), nullable=False, index=True),
         sa.Column("sources", sa.Text(), nullable=False, server_default=""),
         sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("deleted_in_source", sa.Boolean(), nullable=False, server_default=sa.false()),
@@ -110,6 +111,8 @@ def _system_tables(metadata: sa.MetaData) -> None:
         sa.Column("run_id", sa.String(64)),
         sa.Column("changed_at", sa.DateTime(), nullable=False),
         sa.Index(None, "entity", "unified_id"),
+        # Signals read one field's recent changes.
+        sa.Index(None, "entity", "field", "changed_at"),
     )
     sa.Table(
         "merge_log", metadata,
@@ -220,11 +223,55 @@ def _segment_tables(metadata: sa.MetaData) -> None:
     )
 
 
+# -- signals (PRODUCT.md §7): events detected from field_history, a per-record summary, run state --
+
+SIGNAL_TABLES = ("signal_events", "signal_summary", "signal_state")
+
+
+def _signal_tables(metadata: sa.MetaData) -> None:
+    sa.Table(
+        "signal_events", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("signal", sa.String(100), nullable=False),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("fired_at", sa.DateTime(), nullable=False),  # when the change was recorded
+        sa.Column("detected_at", sa.DateTime(), nullable=False),
+        sa.Column("old_value", sa.Text()),
+        sa.Column("new_value", sa.Text()),
+        sa.Column("history_id", sa.BigInteger(), nullable=False),  # the field_history row it came from
+        sa.Column("run_id", sa.String(64)),
+        sa.UniqueConstraint("signal", "history_id"),
+        sa.Index(None, "signal", "record_id", "fired_at"),
+        sa.Index(None, "signal", "detected_at"),
+    )
+    sa.Table(
+        "signal_summary", metadata,
+        sa.Column("signal", sa.String(100), primary_key=True),
+        sa.Column("record_id", sa.BigInteger(), primary_key=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("times_fired", sa.Integer(), nullable=False),
+        sa.Column("first_fired_at", sa.DateTime(), nullable=False),
+        sa.Column("last_fired_at", sa.DateTime(), nullable=False),
+        sa.Column("last_old_value", sa.Text()),
+        sa.Column("last_new_value", sa.Text()),
+    )
+    sa.Table(
+        "signal_state", metadata,
+        sa.Column("signal", sa.String(100), primary_key=True),
+        sa.Column("definition_hash", sa.String(64), nullable=False),
+        sa.Column("first_run_at", sa.DateTime(), nullable=False),
+        sa.Column("scanned_until", sa.DateTime(), nullable=False),  # history up to here has been read
+        sa.Column("run_id", sa.String(64)),
+    )
+
+
 def build_metadata(fields: dict[str, dict[str, str]] | None = None) -> sa.MetaData:
     """The store's tables; `fields` (entity -> field -> type) adds the configured field columns."""
     metadata = sa.MetaData(naming_convention=NAMING)
     _system_tables(metadata)
     _segment_tables(metadata)
+    _signal_tables(metadata)
     for entity in ENTITIES:
         entity_fields = (fields or {}).get(entity, {})
         source_cols = [sa.Column(name, sql_type(t)) for name, t in entity_fields.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from audiences_dagster.defs.checks import GX_CHECK, RESOLVED_CHECK
+from audiences_dagster.defs.hub import DATA_HUB
 from audiences_dagster_tests.defs.graph import (
     CONTACTS, IMPORT_ACCOUNTS, IMPORT_CRM, UNIFIED_COMPANIES, UNIFIED_PEOPLE, configure_crm, insert_unified,
     materialize,
@@ -34,7 +35,8 @@ def test_imported_sources_trigger_the_unified_tables_and_their_blocking_checks(w
 
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
 
-    assert requested(tick) == {UNIFIED_PEOPLE, UNIFIED_COMPANIES, *BLOCKING_CHECKS}
+    # The Data Hub follows in the same run, once the blocking checks have passed.
+    assert requested(tick) == {UNIFIED_PEOPLE, UNIFIED_COMPANIES, *BLOCKING_CHECKS, DATA_HUB}
 
 
 def test_a_failed_company_suite_keeps_new_people_out_of_unified_people(workspace: Workspace):

@@ -10,10 +10,11 @@ import pytest
 from audiences_dagster.config import ConfigError
 from audiences_dagster.definitions import defs as load_code_location
 from audiences_dagster.defs.assets import QUARANTINE_CHECK
-from audiences_dagster.defs.checks import GX_CHECK, RESOLVED_CHECK
+from audiences_dagster.defs.checks import GX_CHECK, PLAN_CAP_CHECK, RESOLVED_CHECK
 
 DEMO_CONFIG = Path(__file__).parents[2] / "audiences_dagster" / "demo" / "audiences.yaml"
-DEMO_SOURCES = ["sf_contacts", "sf_leads", "sf_accounts", "event_attendees", "product_users", "warehouse_accounts"]
+DEMO_SOURCES = ["sf_contacts", "sf_leads", "sf_accounts", "hubspot_contacts", "hubspot_companies", "event_attendees",
+                "product_users", "warehouse_accounts"]
 UNIFIED = [dg.AssetKey("unified_people"), dg.AssetKey("unified_companies")]
 
 
@@ -62,6 +63,18 @@ def test_each_import_asset_carries_a_non_blocking_quarantine_check(location: dg.
     for name in DEMO_SOURCES:
         check = graph.get(dg.AssetCheckKey(dg.AssetKey(f"import_{name}"), QUARANTINE_CHECK))
         assert not check.blocking
+
+
+def test_each_import_asset_carries_a_non_blocking_plan_cap_check(location: dg.Definitions):
+    graph = location.resolve_asset_graph()
+    for name in DEMO_SOURCES:
+        check = graph.get(dg.AssetCheckKey(dg.AssetKey(f"import_{name}"), PLAN_CAP_CHECK))
+        assert not check.blocking
+
+
+def test_every_source_has_a_refresh_sensor_running_from_the_start(location: dg.Definitions):
+    for name in DEMO_SOURCES:
+        assert location.resolve_sensor_def(f"refresh_{name}").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_automation_sensor_is_running_from_the_start(location: dg.Definitions):

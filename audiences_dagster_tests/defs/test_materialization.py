@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from audiences_dagster.defs.assets import QUARANTINE_CHECK
-from audiences_dagster.defs.checks import GX_CHECK, RESOLVED_CHECK
+from audiences_dagster.defs.checks import GX_CHECK, PLAN_CAP_CHECK, RESOLVED_CHECK
 from audiences_dagster_tests.defs.graph import (
     CONTACTS, IMPORT_ACCOUNTS, IMPORT_CRM, MALFORMED_CONTACT, UNIFIED_COMPANIES, UNIFIED_PEOPLE,
     check_evaluation, configure_crm, insert_unified, materialize, metadata_of,
@@ -40,6 +40,7 @@ def test_every_quality_check_passes_on_clean_sources(workspace: Workspace):
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {
         ("import_crm", QUARANTINE_CHECK): True, ("import_accounts", QUARANTINE_CHECK): True,
+        ("import_crm", PLAN_CAP_CHECK): True, ("import_accounts", PLAN_CAP_CHECK): True,
         ("unified_people", GX_CHECK): True, ("unified_people", RESOLVED_CHECK): True,
         ("unified_companies", GX_CHECK): True, ("unified_companies", RESOLVED_CHECK): True,
     }

@@ -46,8 +46,8 @@ def test_runs_and_their_events_land_in_postgresql(workspace: Workspace, dagster_
     run, events = stored_run(dagster_database, result.run_id)
 
     assert run == ("__ASSET_JOB", "SUCCESS")
-    assert events["ASSET_MATERIALIZATION"] == 4
-    assert events["ASSET_CHECK_EVALUATION"] == 6
+    assert events["ASSET_MATERIALIZATION"] == 5  # 2 imports, 2 unified tables, the Data Hub
+    assert events["ASSET_CHECK_EVALUATION"] == 8  # 2 per unified table, 2 per import
     assert events["PIPELINE_SUCCESS"] == 1
 
 
@@ -70,4 +70,4 @@ def test_the_repository_dagster_yaml_stores_runs_in_the_database_its_env_vars_na
 
     run, events = stored_run(dagster_database, result.run_id)
     assert run == ("__ASSET_JOB", "SUCCESS")
-    assert events["ASSET_MATERIALIZATION"] == 4
+    assert events["ASSET_MATERIALIZATION"] == 5  # 2 imports, 2 unified tables, the Data Hub

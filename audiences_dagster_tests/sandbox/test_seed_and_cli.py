@@ -75,3 +75,15 @@ def test_audiences_sandbox_command_serves_until_interrupted(tmp_path: Path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_demo_world_seeds_merged_duplicates_and_converted_leads(tmp_path: Path):
+    with running_sandbox(tmp_path / "crm.db", seed={"world": "demo", "people": 200, "companies": 30}) as sandbox:
+        conn = sandbox.db.connection()
+        merged = conn.execute('SELECT COUNT(*) FROM sf_contact WHERE "IsDeleted" = 1 AND "MasterRecordId" IN'
+                              ' (SELECT "Id" FROM sf_contact WHERE "IsDeleted" = 0)').fetchone()[0]
+        converted = conn.execute('SELECT COUNT(*) FROM sf_lead WHERE "IsConverted" = 1 AND "ConvertedContactId"'
+                                 ' IN (SELECT "Id" FROM sf_contact)').fetchone()[0]
+        linked = conn.execute("SELECT COUNT(*) FROM hs_association").fetchone()[0]
+        hubspot_contacts = conn.execute("SELECT COUNT(*) FROM hs_object WHERE object_type = 'contacts'").fetchone()[0]
+    assert merged >= 2 and converted >= 1 and linked == hubspot_contacts > 0

@@ -58,3 +58,10 @@ def test_values_reach_the_database_as_parameters_not_as_sql(workspace: Workspace
 
     assert "DROP" not in str(compiled) and "Zoë" not in str(compiled) and "100" not in str(compiled)
     assert DROP in compiled.params.values()
+
+
+def test_backslash_and_slash_in_contains_any_of_are_matched_literally(workspace: Workspace):
+    people = [{**p, "title": t} for p, t in zip(PEOPLE, ["C:\\sales\\%", "a/b_c", "C:sales", "ab_c"])]
+    found = matching(workspace, {"field": "title", "op": "contains_any_of", "value": ["\\sales\\%", "a/b"]}, people)
+
+    assert found == {PEOPLE[0]["email"], PEOPLE[1]["email"]}

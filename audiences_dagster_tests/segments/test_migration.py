@@ -38,3 +38,25 @@ def test_store_from_revision_0001_gets_the_segment_tables(store_url: str):
         assert store.count(members) == 1
     finally:
         store.dispose()
+
+
+def test_store_from_revision_0003_gets_signal_tables_and_the_updated_at_index(store_url: str):
+    from audiences_dagster.store.schema import SIGNAL_TABLES
+
+    store = Store(store_url, FIELDS)
+    try:
+        upgrade_to(store, "0003")
+        with store.engine.begin() as conn:  # what a store made before this change looked like
+            for name in SIGNAL_TABLES:
+                conn.execute(sa.text(f"DROP TABLE {name}"))
+            conn.execute(sa.text("DROP INDEX ix_unified_people_updated_at"))
+            conn.execute(sa.text("DROP INDEX ix_field_history_entity_field_changed_at"))
+
+        store.migrate()
+
+        inspector = sa.inspect(store.engine)
+        assert set(SIGNAL_TABLES) <= set(inspector.get_table_names())
+        assert ["updated_at"] in [ix["column_names"] for ix in inspector.get_indexes("unified_people")]
+        assert ["entity", "field", "changed_at"] in [ix["column_names"] for ix in inspector.get_indexes("field_history")]
+    finally:
+        store.dispose()

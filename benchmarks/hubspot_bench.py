@@ -1,0 +1,197 @@
+"""HubSpot import benchmark: the sandbox (in its own process) holding 250,000 HubSpot contacts,
+imported through hubspot-api-client into a PostgreSQL store, then an incremental run after 1%
+of the contacts changed.
+
+Prints records per second for the initial import (+ identity resolution), where the time went
+(waiting on the sandbox's answers vs our process, and the CPU seconds of each process), and the
+incremental run's time against its 5 s target. The sandbox's rate limits are raised: against a
+real private app the 10-second burst limit sets the floor (see the printed note).
+
+    .venv/bin/python benchmarks/hubspot_bench.py [--contacts 250000] [--companies 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import requests
+import sqlalchemy as sa
+import yaml
+
+ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+TOKEN_ENV = "AUDIENCES_BENCH_HUBSPOT_TOKEN"
+REAL_BURST = 190           # Professional/Enterprise private app: requests per 10 s
+LIST_PAGE = 100
+
+
+def serve_sandbox(db_path: str, seed: dict, ready, stop) -> None:
+    """Child process: seed and serve the sandbox until told to stop."""
+    from audiences_dagster.sandbox import running_sandbox
+
+    with running_sandbox(db_path, seed=seed) as sandbox:
+        ready.put({"url": sandbox.hubspot_url, "token": sandbox.hubspot_access_token})
+        stop.wait()
+
+
+def hook(url: str, method: str, path: str, **body) -> requests.Response:
+    session = requests.Session()
+    session.trust_env = False
+    response = session.request(method, f"{url}/__sandbox__/{path}", json=body, timeout=600)
+    response.raise_for_status()
+    return response
+
+
+def postgres_database() -> tuple[str, callable]:
+    name = f"aud_hs_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def write_config(folder: Path, store_url: str, hubspot_url: str) -> Path:
+    from audiences_dagster_tests.sources.hubspot_world import hubspot_sources
+
+    document = {"plan": "enterprise", "store": {"url": store_url},
+                "connections": {"hubspot": {"kind": "hubspot", "base_url": hubspot_url,
+                                            "access_token_env": TOKEN_ENV}},
+                "sources": hubspot_sources()}
+    path = folder / "audiences.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+class Timed:
+    """Wall time, our CPU and the sandbox's CPU over one phase, and the time spent in HubSpot calls."""
+
+    def __init__(self, sandbox: psutil.Process):
+        self.sandbox, self.me = sandbox, psutil.Process()
+
+    def __enter__(self) -> "Timed":
+        self.wall = time.perf_counter()
+        self.cpu = sum(self.me.cpu_times()[:2])
+        self.sandbox_cpu = sum(self.sandbox.cpu_times()[:2])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = sum(self.me.cpu_times()[:2]) - self.cpu
+        self.sandbox_cpu = sum(self.sandbox.cpu_times()[:2]) - self.sandbox_cpu
+
+
+def run_cycle(config_path: Path, sandbox: psutil.Process, full: bool = False) -> tuple[Timed, dict, float]:
+    """One import of both HubSpot sources and identity resolution; returns timings, reports and
+    the seconds the readers spent waiting on HubSpot answers."""
+    from audiences_dagster.config import load_config
+    from audiences_dagster.identity.resolve import unify
+    from audiences_dagster.sources import importer
+    from audiences_dagster.sources.hubspot import HubSpotSource
+    from audiences_dagster.store.api import Store
+
+    waited: list[float] = []
+
+    class Measured(HubSpotSource):
+        def close(self) -> None:
+            waited.append(self.account.call_seconds)
+            super().close()
+
+    config = load_config(config_path)
+    store = Store.from_config(config)
+    store.migrate()
+    importer.READERS["hubspot"] = Measured
+    run_id = uuid.uuid4().hex
+    with Timed(sandbox) as timed:
+        reports = {name: importer.import_source(store, config, name, run_id, full=full) for name in config.sources}
+        unified = {entity: unify(store, config, entity, run_id) for entity in ("companies", "people")}
+    importer.READERS["hubspot"] = HubSpotSource
+    store.dispose()
+    return timed, {**reports, **unified}, sum(waited)
+
+
+def change_one_percent(url: str, token: str, contacts: int) -> int:
+    """Advance the sandbox clock an hour and change 1% of the contacts through the batch API."""
+    from hubspot import HubSpot
+    from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput
+
+    hook(url, "POST", "clock", advanceSeconds=3600)
+    client = HubSpot(access_token=token, host=url)
+    wanted = contacts // 100
+    ids, after = [], None
+    while len(ids) < wanted:
+        page = client.crm.contacts.basic_api.get_page(limit=LIST_PAGE, after=after)
+        ids += [r.id for r in page.results]
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if after is None:
+            break
+    ids = ids[:wanted]
+    for start in range(0, len(ids), 100):
+        inputs = [{"id": i, "properties": {"jobtitle": f"Changed title {i}"}} for i in ids[start:start + 100]]
+        client.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=inputs))
+    return len(ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=250_000)
+    parser.add_argument("--companies", type=int, default=5_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="audiences-hs-bench-"))
+    seed = {"contacts": 1, "leads": 0, "hubspot_contacts": args.contacts, "companies": args.companies}
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    started = time.perf_counter()
+    child = ctx.Process(target=serve_sandbox, args=(str(folder / "crm.db"), seed, ready, stop), daemon=True)
+    child.start()
+    facts = ready.get(timeout=1800)
+    print(f"sandbox seeded with {args.contacts:,} HubSpot contacts and {args.companies:,} companies "
+          f"in {time.perf_counter() - started:.1f} s")
+    hook(facts["url"], "PATCH", "settings/hubspot", burst_limit=10**9, search_per_second=10**6, daily_limit=10**9)
+    os.environ[TOKEN_ENV] = facts["token"]
+    store_url, drop = postgres_database()
+    sandbox = psutil.Process(child.pid)
+    try:
+        config_path = write_config(folder, store_url, facts["url"])
+        timed, reports, waiting = run_cycle(config_path, sandbox)
+        records = reports["hubspot_contacts"].rows_read + reports["hubspot_companies"].rows_read
+        people = reports["people"]
+        print(f"\ninitial import into PostgreSQL: {records:,} records in {timed.wall:.1f} s "
+              f"= {records / timed.wall:,.0f} records/s (import + identity resolution)")
+        print(f"  import {reports['hubspot_contacts'].seconds + reports['hubspot_companies'].seconds:.1f} s, "
+              f"unify {people.seconds + reports['companies'].seconds:.1f} s")
+        print(f"  waiting on the sandbox's answers: {waiting:.1f} s ({waiting / timed.wall:.0%} of the wall time; "
+              f"the reader overlaps it with store writes)")
+        print(f"  CPU: sandbox process {timed.sandbox_cpu:.1f} s, our process {timed.cpu:.1f} s "
+              f"(sandbox share {timed.sandbox_cpu / (timed.sandbox_cpu + timed.cpu):.0%})")
+        calls = -(-args.contacts // LIST_PAGE) + -(-args.companies // LIST_PAGE)
+        print(f"  note: {calls:,} list calls; a real private app's burst limit ({REAL_BURST} per 10 s) alone "
+              f"takes {calls / REAL_BURST * 10:.0f} s for them")
+
+        changed = change_one_percent(facts["url"], facts["token"], args.contacts)
+        timed, reports, waiting = run_cycle(config_path, sandbox)
+        contacts = reports["hubspot_contacts"]
+        verdict = "meets" if timed.wall <= 5 else "misses"
+        print(f"\nincremental after {changed:,} contacts (1%) changed: {timed.wall:.2f} s ({verdict} the 5 s target)")
+        print(f"  read {contacts.rows_read:,} contacts ({contacts.counts.updated:,} updated), "
+              f"import {contacts.seconds:.2f} s, unify people {reports['people'].seconds:.2f} s")
+        print(f"  waiting on the sandbox's answers: {waiting:.2f} s; CPU: sandbox {timed.sandbox_cpu:.2f} s, "
+              f"ours {timed.cpu:.2f} s")
+    finally:
+        stop.set()
+        child.join(timeout=30)
+        drop()
+
+
+if __name__ == "__main__":
+    main()
