@@ -194,7 +194,7 @@ class _Resolver:
 
     def propagate(self) -> int:
         """Min-label propagation over shared keys until no label moves (connected components),
-        on integer key ids: each round is one UPDATE over two small hash aggregations."""
+        on integer key ids so each round is two small hash aggregations."""
         links = self._temp("links", sa.Column("key_id", sa.Integer()), sa.Column("label", sa.BigInteger()))
         self.conn.execute(sa.insert(links).from_select(["key_id", "label"], sa.select(self.edges.c.key_id, self.edges.c.label)))
         dialect.analyze(self.conn, links)
@@ -204,13 +204,20 @@ class _Resolver:
         self.conn.execute(sa.insert(self.labels).from_select(["label", "root"], sa.select(every.c.label, every.c.label)))
         dialect.analyze(self.conn, self.labels)
         labels = self.labels
-        current = sa.alias(labels, "current")
-        key_root = (sa.select(links.c.key_id, sa.func.min(current.c.root).label("root"))
-                    .join(current, current.c.label == links.c.label).group_by(links.c.key_id).subquery("key_root"))
-        new_root = (sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
-                    .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label).subquery("new_root"))
+        key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()))
+        new_root = self._temp("new_root", sa.Column("label", sa.BigInteger(), primary_key=True),
+                              sa.Column("root", sa.BigInteger()))
         rounds = 0
         for rounds in range(1, MAX_ITERATIONS + 1):
+            # Materialized each round: SQLite would re-run an aggregating subquery per updated row.
+            self.conn.execute(sa.delete(key_root))
+            self.conn.execute(sa.insert(key_root).from_select(
+                ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
+                .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id)))
+            self.conn.execute(sa.delete(new_root))
+            self.conn.execute(sa.insert(new_root).from_select(
+                ["label", "root"], sa.select(links.c.label, sa.func.min(key_root.c.root))
+                .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label)))
             moved = self.conn.execute(sa.update(labels).where(
                 labels.c.label == new_root.c.label, new_root.c.root < labels.c.root
             ).values(root=new_root.c.root)).rowcount
