@@ -23,10 +23,9 @@ from pathlib import Path
 
 import psutil
 import requests
-import sqlalchemy as sa
 import yaml
+from measure import Timed, postgres_database
 
-ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 SF_ENV = {"token_url": "BENCH_SF_TOKEN_URL", "client_id": "BENCH_SF_CLIENT_ID",
           "client_secret": "BENCH_SF_CLIENT_SECRET", "ca_bundle": "BENCH_SF_CA_BUNDLE"}
 
@@ -40,37 +39,6 @@ def serve_sandbox(db_path: str, seed: dict, ready, stop) -> None:
         ready.put({"url": sandbox.salesforce_url, "token_url": sandbox.token_url, "cert": str(sandbox.cert_path),
                    "client_id": sandbox.credentials.client_id, "client_secret": sandbox.credentials.client_secret})
         stop.wait()
-
-
-def postgres_database(prefix: str) -> tuple[str, callable]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
-
-
-class Timed:
-    """Wall time, our CPU and the sandbox's CPU over one phase."""
-
-    def __init__(self, sandbox: psutil.Process):
-        self.sandbox, self.me = sandbox, psutil.Process()
-
-    def __enter__(self) -> "Timed":
-        self.wall = time.perf_counter()
-        self.cpu = sum(self.me.cpu_times()[:2])
-        self.sandbox_cpu = sum(self.sandbox.cpu_times()[:2])
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wall = time.perf_counter() - self.wall
-        self.cpu = sum(self.me.cpu_times()[:2]) - self.cpu
-        self.sandbox_cpu = sum(self.sandbox.cpu_times()[:2]) - self.sandbox_cpu
 
 
 # -- Salesforce -------------------------------------------------------------------------------

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import psutil
 import requests
-import sqlalchemy as sa
 import yaml
+from measure import Timed, postgres_database
 
-ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 TOKEN_ENV = "AUDIENCES_BENCH_HUBSPOT_TOKEN"
 REAL_BURST = 190           # Professional/Enterprise private app: requests per 10 s
 LIST_PAGE = 100
@@ -48,19 +47,6 @@ def hook(url: str, method: str, path: str, **body) -> requests.Response:
     return response
 
 
-def postgres_database() -> tuple[str, callable]:
-    name = f"aud_hs_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def write_config(folder: Path, store_url: str, hubspot_url: str) -> Path:
     from audiences_dagster_tests.sources.hubspot_world import hubspot_sources
 
@@ -71,24 +57,6 @@ def write_config(folder: Path, store_url: str, hubspot_url: str) -> Path:
     path = folder / "audiences.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
-
-
-class Timed:
-    """Wall time, our CPU and the sandbox's CPU over one phase, and the time spent in HubSpot calls."""
-
-    def __init__(self, sandbox: psutil.Process):
-        self.sandbox, self.me = sandbox, psutil.Process()
-
-    def __enter__(self) -> "Timed":
-        self.wall = time.perf_counter()
-        self.cpu = sum(self.me.cpu_times()[:2])
-        self.sandbox_cpu = sum(self.sandbox.cpu_times()[:2])
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wall = time.perf_counter() - self.wall
-        self.cpu = sum(self.me.cpu_times()[:2]) - self.cpu
-        self.sandbox_cpu = sum(self.sandbox.cpu_times()[:2]) - self.sandbox_cpu
 
 
 def run_cycle(config_path: Path, sandbox: psutil.Process, full: bool = False) -> tuple[Timed, dict, float]:
@@ -159,7 +127,7 @@ def main() -> None:
           f"in {time.perf_counter() - started:.1f} s")
     hook(facts["url"], "PATCH", "settings/hubspot", burst_limit=10**9, search_per_second=10**6, daily_limit=10**9)
     os.environ[TOKEN_ENV] = facts["token"]
-    store_url, drop = postgres_database()
+    store_url, drop = postgres_database("aud_hs_bench")
     sandbox = psutil.Process(child.pid)
     try:
         config_path = write_config(folder, store_url, facts["url"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sqlite3
 import subprocess
@@ -24,9 +23,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 import yaml
+from measure import postgres_database
 
 DATA = Path(__file__).parent / ".data"
-ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 SOURCES = {  # name -> share of the records
     "crm_contacts": 0.35, "crm_leads": 0.20, "event_attendees": 0.20, "product_users": 0.25,
 }
@@ -197,20 +196,6 @@ def copy_floor(folder: Path, database_url: str) -> float:
 # -- orchestration ---------------------------------------------------------------------------
 
 
-def postgres_database() -> tuple[str, callable]:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"aud_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def bench_store(kind: str, records: int, base: Path) -> dict:
     folder = base / kind
     if folder.exists():
@@ -221,7 +206,7 @@ def bench_store(kind: str, records: int, base: Path) -> dict:
     if kind == "sqlite":
         url = f"sqlite:///{folder / 'store.db'}"
     else:
-        url, drop = postgres_database()
+        url, drop = postgres_database("aud_bench")
     try:
         config_file = folder / "audiences.yaml"
         config_file.write_text(yaml.safe_dump(config(folder, url)))

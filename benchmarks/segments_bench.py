@@ -22,12 +22,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
+from measure import postgres_database
 
 from audiences_dagster.config import load_config
 from audiences_dagster.segments.membership import condition_count, refresh_segments
 from audiences_dagster.store.api import Store
 
-ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 FIELDS = {"email": "email", "first_name": "text", "title": "text", "country": "text", "industry": "text",
           "seats": "number", "score": "number", "signup_date": "date", "last_seen": "date", "is_paying": "boolean"}
 TITLES = ["VP Sales", "Account Executive", "Head of RevOps", "CTO", "Data Engineer", "Marketing Manager",
@@ -76,20 +76,6 @@ SEGMENTS = [
                                     leaf("signup_date", "within_last", 12, "months"),
                                     leaf("email", "not_contains", "example")]}),
 ]
-
-
-def postgres_database() -> tuple[str, callable]:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"aud_segbench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def write_config(folder: Path, url: str) -> Path:
@@ -165,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=1_000_000)
     args = parser.parse_args()
-    url, drop = postgres_database()
+    url, drop = postgres_database("aud_segbench")
     store = None
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -197,7 +197,7 @@ def _field_problem(node: FilterNode, field_type: str) -> str | None:
     if node.op not in allowed:
         return f".op: '{node.op}' does not apply to {field_type} field '{node.field}' (use: {', '.join(allowed)})"
     if node.unit is not None and node.op not in WINDOW_OPS:
-        return f".unit: only within_last / not_within_last take a unit"
+        return ".unit: only within_last / not_within_last take a unit"
     if node.op in NO_VALUE_OPS:
         return None if node.value is None else f".value: '{node.op}' takes no value"
     if node.op in WINDOW_OPS:

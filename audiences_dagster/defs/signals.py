@@ -8,8 +8,8 @@ from audiences_dagster.config.signals import SignalConfig
 from audiences_dagster.defs.assets import unified_key
 from audiences_dagster.defs.resources import AudiencesResource
 from audiences_dagster.defs.segments import segment_key
-from audiences_dagster.segments.reports import markdown_table
 from audiences_dagster.signals.detect import recent_events, run_signals
+from audiences_dagster.store.reports import markdown_table
 
 SIGNALS_GROUP = "signals"
 

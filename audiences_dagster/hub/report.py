@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.config.segments import TYPE_FAMILY
-from audiences_dagster.segments.reports import markdown_table
 from audiences_dagster.store.api import Store, utcnow
+from audiences_dagster.store.reports import markdown_table
 from audiences_dagster.store.schema import ENTITIES
 
 RECENT_DAYS = 30

@@ -8,18 +8,9 @@ from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.config.segments import SegmentConfig, walk
 from audiences_dagster.segments.filters import describe
 from audiences_dagster.store.api import Store
+from audiences_dagster.store.reports import markdown_table
 
 PREVIEW_FIELDS = 5
-
-
-def markdown_table(headers: list[str], rows: list[tuple]) -> str:
-    def cell(value) -> str:
-        text = "" if value is None else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")[:60]
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def preview_fields(config: AudiencesConfig, segment: SegmentConfig) -> list[str]:

@@ -9,7 +9,8 @@ from audiences_dagster.store.api import Store
 PREVIEW_COLUMNS = 6
 
 
-def _markdown_table(headers: list[str], rows: list[tuple]) -> str:
+def markdown_table(headers: list[str], rows: list[tuple]) -> str:
+    """Rows as a markdown table for Dagster metadata (cells escaped and cut to 60 characters)."""
     def cell(value) -> str:
         text = "" if value is None else str(value)
         return text.replace("|", "\\|").replace("\n", " ")[:60]
@@ -26,7 +27,7 @@ def preview_markdown(store: Store, entity: str, limit: int = 10) -> str:
     columns = [unified.c.id, unified.c.sources, *(unified.c[f] for f in fields)]
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(*columns).order_by(unified.c.updated_at.desc(), unified.c.id.desc()).limit(limit)).all()
-    return _markdown_table(["id", "sources", *fields], [tuple(r) for r in rows])
+    return markdown_table(["id", "sources", *fields], [tuple(r) for r in rows])
 
 
 def entity_counts(store: Store, entity: str) -> dict[str, int]:
