@@ -118,14 +118,22 @@ class _Resolver:
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
         sa.Index(None, touched.c.key_type, touched.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, touched)
+        # Holders first, then their labels: with the holders counted, the planner probes the
+        # source table by id instead of scanning it (which it prefers for one combined join).
+        holders = self._temp("holders", sa.Column("key_type", sa.String(32)),
+                             sa.Column("key_value", sa.String(2048)), sa.Column("record_id", sa.BigInteger()))
+        self.conn.execute(sa.insert(holders).from_select(
+            ["key_type", "key_value", "record_id"],
+            sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id)
+            .join(touched, sa.and_(touched.c.key_type == keys.c.key_type, touched.c.key_value == keys.c.key_value))
+            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+        dialect.analyze(self.conn, holders)
         held = self._temp("held", sa.Column("key_type", sa.String(32)),
                           sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
         self.conn.execute(sa.insert(held).from_select(
             ["key_type", "key_value", "label"],
-            sa.select(keys.c.key_type, keys.c.key_value, self._label(src)).distinct()
-            .join(touched, sa.and_(touched.c.key_type == keys.c.key_type, touched.c.key_value == keys.c.key_value))
-            .join(src, src.c.id == keys.c.record_id)
-            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+            sa.select(holders.c.key_type, holders.c.key_value, self._label(src)).distinct()
+            .join(src, src.c.id == holders.c.record_id)))
         linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
                              sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
         self.conn.execute(sa.insert(linking).from_select(

@@ -140,9 +140,10 @@ class Store:
         dialect.bulk_load(conn, stage, frame)
         dialect.analyze(conn, stage)
 
+        # A join, not EXISTS: PostgreSQL plans the semi-join as a scan of the whole source table.
         existing = conn.execute(
-            sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(
-                src.c.source == source, src.c.source_id == stage.c.source_id))
+            sa.select(sa.func.count()).select_from(stage.join(
+                src, sa.and_(src.c.source == source, src.c.source_id == stage.c.source_id)))
         ).scalar_one()
         if seen_pass is not None and existing:
             conn.execute(sa.update(src).where(
