@@ -257,7 +257,13 @@ def _estimate(args) -> int:
 
 def _sandbox(args) -> int:
     """Seed an empty sandbox database, then serve both CRMs on 127.0.0.1 until interrupted."""
+    import signal
     import time
+
+    # Ctrl-C and a supervisor's SIGTERM both stop it, even when started with SIGINT ignored (a
+    # background job of a non-interactive shell inherits that, and Python then leaves it ignored).
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
 
     from audiences_dagster.sandbox import running_sandbox
 

@@ -71,7 +71,7 @@ def test_audiences_sandbox_command_serves_until_interrupted(tmp_path: Path):
         assert printed["SALESFORCE_TOKEN_URL"].startswith("https://127.0.0.1:")
         assert Path(printed["SALESFORCE_CA_BUNDLE"]).exists()
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
