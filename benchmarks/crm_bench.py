@@ -14,31 +14,18 @@ its 5 s target.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psutil
 import requests
 import yaml
-from measure import Timed, postgres_database
+from measure import Timed, postgres_database, sandbox_process
 
 SF_ENV = {"token_url": "BENCH_SF_TOKEN_URL", "client_id": "BENCH_SF_CLIENT_ID",
           "client_secret": "BENCH_SF_CLIENT_SECRET", "ca_bundle": "BENCH_SF_CA_BUNDLE"}
-
-
-def serve_sandbox(db_path: str, seed: dict, ready, stop) -> None:
-    """Child process: seed and serve the sandbox until told to stop."""
-    from audiences_dagster.sandbox import running_sandbox
-
-    with running_sandbox(db_path, seed=seed) as sandbox:
-        sandbox.salesforce_settings.daily_api_requests = 10**9
-        ready.put({"url": sandbox.salesforce_url, "token_url": sandbox.token_url, "cert": str(sandbox.cert_path),
-                   "client_id": sandbox.credentials.client_id, "client_secret": sandbox.credentials.client_secret})
-        stop.wait()
 
 
 # -- Salesforce -------------------------------------------------------------------------------
@@ -95,14 +82,14 @@ def change_contacts(facts: dict, share: float) -> int:
 
     session = requests.Session()
     session.verify, session.trust_env = facts["cert"], False
-    session.post(f"{facts['url']}/__sandbox__/clock", json={"advanceSeconds": 3600}).raise_for_status()
+    session.post(f"{facts['salesforce_url']}/__sandbox__/clock", json={"advanceSeconds": 3600}).raise_for_status()
     token = session.post(facts["token_url"], data={"grant_type": "client_credentials"},
                          auth=(facts["client_id"], facts["client_secret"])).json()["access_token"]
-    sf = Salesforce(instance_url=facts["url"], session_id=token, session=session)
+    sf = Salesforce(instance_url=facts["salesforce_url"], session_id=token, session=session)
     total = sf.query("SELECT COUNT() FROM Contact")["totalSize"]
     ids = [r["Id"] for r in sf.query_all_iter(f"SELECT Id FROM Contact LIMIT {int(total * share)}")]
     for record_id in ids:
-        session.patch(f"{facts['url']}/__sandbox__/salesforce/records/Contact/{record_id}",
+        session.patch(f"{facts['salesforce_url']}/__sandbox__/salesforce/records/Contact/{record_id}",
                       json={"Title": f"Changed title {record_id}"}).raise_for_status()
     return len(ids)
 
@@ -110,50 +97,46 @@ def change_contacts(facts: dict, share: float) -> int:
 def salesforce(contacts: int, companies: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="audiences-sf-bench-"))
     seed = {"contacts": contacts, "leads": 0, "hubspot_contacts": 0, "companies": companies}
-    ctx = multiprocessing.get_context("spawn")
-    ready, stop = ctx.Queue(), ctx.Event()
-    started = time.perf_counter()
-    child = ctx.Process(target=serve_sandbox, args=(str(folder / "crm.db"), seed, ready, stop), daemon=True)
-    child.start()
-    facts = ready.get(timeout=1800)
-    print(f"sandbox seeded with {contacts:,} Salesforce contacts (and the accounts of up to {companies:,} "
-          f"generated companies) in {time.perf_counter() - started:.1f} s")
-    os.environ.update({SF_ENV["token_url"]: facts["token_url"], SF_ENV["client_id"]: facts["client_id"],
-                       SF_ENV["client_secret"]: facts["client_secret"], SF_ENV["ca_bundle"]: facts["cert"]})
-    store_url, drop = postgres_database("aud_sf_bench")
-    sandbox = psutil.Process(child.pid)
-    try:
-        config_path = salesforce_config(folder, store_url)
-        timed, reports, waiting = salesforce_cycle(config_path, sandbox)
-        records = reports["sf_contacts"].rows_read + reports["sf_accounts"].rows_read
-        imported = reports["sf_contacts"].seconds + reports["sf_accounts"].seconds
-        print(f"\ninitial import into PostgreSQL: {reports['sf_contacts'].rows_read:,} contacts + "
-              f"{reports['sf_accounts'].rows_read:,} accounts "
-              f"({sum(r.quarantined_rows.total() for n, r in reports.items() if n.startswith('sf_')):,} quarantined)")
-        print(f"  {records:,} records in {timed.wall:.1f} s "
-              f"= {records / timed.wall:,.0f} records/s (import + identity resolution)")
-        print(f"  import {imported:.1f} s ({records / imported:,.0f} records/s), "
-              f"unify {reports['people'].seconds + reports['companies'].seconds:.1f} s; "
-              f"Bulk API results calls at 50,000: {reports['sf_contacts'].api_calls + reports['sf_accounts'].api_calls}")
-        print(f"  inside HTTP calls to the sandbox: {waiting:.1f} s ({waiting / imported:.0%} of the import time, "
-              f"{waiting / timed.wall:.0%} of the wall time; reading overlaps store writes)")
-        print(f"  CPU: sandbox process {timed.sandbox_cpu:.1f} s, our process {timed.cpu:.1f} s "
-              f"(sandbox share {timed.sandbox_cpu / (timed.sandbox_cpu + timed.cpu):.0%})")
-        print(f"  org API usage after the import: {reports['sf_contacts'].api_usage}")
+    with sandbox_process(folder, seed) as (facts, sandbox, seeding):
+        print(f"sandbox seeded with {contacts:,} Salesforce contacts (and the accounts of up to {companies:,} "
+              f"generated companies) in {seeding:.1f} s")
+        os.environ.update({SF_ENV["token_url"]: facts["token_url"], SF_ENV["client_id"]: facts["client_id"],
+                           SF_ENV["client_secret"]: facts["client_secret"], SF_ENV["ca_bundle"]: facts["cert"]})
+        store_url, drop = postgres_database("aud_sf_bench")
+        try:
+            measure_salesforce(folder, store_url, facts, sandbox)
+        finally:
+            drop()
 
-        changed = change_contacts(facts, 0.01)
-        timed, reports, waiting = salesforce_cycle(config_path, sandbox)
-        read = reports["sf_contacts"]
-        verdict = "meets" if timed.wall <= 5 else "misses"
-        print(f"\nincremental after {changed:,} contacts (1%) changed: {timed.wall:.2f} s ({verdict} the 5 s target)")
-        print(f"  read {read.rows_read:,} contacts ({read.counts.updated:,} updated), import {read.seconds:.2f} s, "
-              f"unify people {reports['people'].seconds:.2f} s")
-        print(f"  inside HTTP calls to the sandbox: {waiting:.2f} s; CPU: sandbox {timed.sandbox_cpu:.2f} s, "
-              f"ours {timed.cpu:.2f} s")
-    finally:
-        stop.set()
-        child.join(timeout=30)
-        drop()
+
+def measure_salesforce(folder: Path, store_url: str, facts: dict, sandbox: psutil.Process) -> None:
+    config_path = salesforce_config(folder, store_url)
+    timed, reports, waiting = salesforce_cycle(config_path, sandbox)
+    records = reports["sf_contacts"].rows_read + reports["sf_accounts"].rows_read
+    imported = reports["sf_contacts"].seconds + reports["sf_accounts"].seconds
+    print(f"\ninitial import into PostgreSQL: {reports['sf_contacts'].rows_read:,} contacts + "
+          f"{reports['sf_accounts'].rows_read:,} accounts "
+          f"({sum(r.quarantined_rows.total() for n, r in reports.items() if n.startswith('sf_')):,} quarantined)")
+    print(f"  {records:,} records in {timed.wall:.1f} s "
+          f"= {records / timed.wall:,.0f} records/s (import + identity resolution)")
+    print(f"  import {imported:.1f} s ({records / imported:,.0f} records/s), "
+          f"unify {reports['people'].seconds + reports['companies'].seconds:.1f} s; "
+          f"Bulk API results calls at 50,000: {reports['sf_contacts'].api_calls + reports['sf_accounts'].api_calls}")
+    print(f"  inside HTTP calls to the sandbox: {waiting:.1f} s ({waiting / imported:.0%} of the import time, "
+          f"{waiting / timed.wall:.0%} of the wall time; reading overlaps store writes)")
+    print(f"  CPU: sandbox process {timed.sandbox_cpu:.1f} s, our process {timed.cpu:.1f} s "
+          f"(sandbox share {timed.sandbox_cpu / (timed.sandbox_cpu + timed.cpu):.0%})")
+    print(f"  org API usage after the import: {reports['sf_contacts'].api_usage}")
+
+    changed = change_contacts(facts, 0.01)
+    timed, reports, waiting = salesforce_cycle(config_path, sandbox)
+    read = reports["sf_contacts"]
+    verdict = "meets" if timed.wall <= 5 else "misses"
+    print(f"\nincremental after {changed:,} contacts (1%) changed: {timed.wall:.2f} s ({verdict} the 5 s target)")
+    print(f"  read {read.rows_read:,} contacts ({read.counts.updated:,} updated), import {read.seconds:.2f} s, "
+          f"unify people {reports['people'].seconds:.2f} s")
+    print(f"  inside HTTP calls to the sandbox: {waiting:.2f} s; CPU: sandbox {timed.sandbox_cpu:.2f} s, "
+          f"ours {timed.cpu:.2f} s")
 
 
 def main() -> None:

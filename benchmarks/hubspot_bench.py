@@ -13,30 +13,19 @@ real private app the 10-second burst limit sets the floor (see the printed note)
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psutil
 import requests
 import yaml
-from measure import Timed, postgres_database
+from measure import Timed, postgres_database, sandbox_process
 
 TOKEN_ENV = "AUDIENCES_BENCH_HUBSPOT_TOKEN"
 REAL_BURST = 190           # Professional/Enterprise private app: requests per 10 s
 LIST_PAGE = 100
-
-
-def serve_sandbox(db_path: str, seed: dict, ready, stop) -> None:
-    """Child process: seed and serve the sandbox until told to stop."""
-    from audiences_dagster.sandbox import running_sandbox
-
-    with running_sandbox(db_path, seed=seed) as sandbox:
-        ready.put({"url": sandbox.hubspot_url, "token": sandbox.hubspot_access_token})
-        stop.wait()
 
 
 def hook(url: str, method: str, path: str, **body) -> requests.Response:
@@ -115,50 +104,47 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=250_000)
     parser.add_argument("--companies", type=int, default=5_000)
     args = parser.parse_args()
+    contacts, companies = args.contacts, args.companies
     folder = Path(tempfile.mkdtemp(prefix="audiences-hs-bench-"))
-    seed = {"contacts": 1, "leads": 0, "hubspot_contacts": args.contacts, "companies": args.companies}
-    ctx = multiprocessing.get_context("spawn")
-    ready, stop = ctx.Queue(), ctx.Event()
-    started = time.perf_counter()
-    child = ctx.Process(target=serve_sandbox, args=(str(folder / "crm.db"), seed, ready, stop), daemon=True)
-    child.start()
-    facts = ready.get(timeout=1800)
-    print(f"sandbox seeded with {args.contacts:,} HubSpot contacts and {args.companies:,} companies "
-          f"in {time.perf_counter() - started:.1f} s")
-    hook(facts["url"], "PATCH", "settings/hubspot", burst_limit=10**9, search_per_second=10**6, daily_limit=10**9)
-    os.environ[TOKEN_ENV] = facts["token"]
-    store_url, drop = postgres_database("aud_hs_bench")
-    sandbox = psutil.Process(child.pid)
-    try:
-        config_path = write_config(folder, store_url, facts["url"])
-        timed, reports, waiting = run_cycle(config_path, sandbox)
-        records = reports["hubspot_contacts"].rows_read + reports["hubspot_companies"].rows_read
-        people = reports["people"]
-        print(f"\ninitial import into PostgreSQL: {records:,} records in {timed.wall:.1f} s "
-              f"= {records / timed.wall:,.0f} records/s (import + identity resolution)")
-        print(f"  import {reports['hubspot_contacts'].seconds + reports['hubspot_companies'].seconds:.1f} s, "
-              f"unify {people.seconds + reports['companies'].seconds:.1f} s")
-        print(f"  waiting on the sandbox's answers: {waiting:.1f} s ({waiting / timed.wall:.0%} of the wall time; "
-              f"the reader overlaps it with store writes)")
-        print(f"  CPU: sandbox process {timed.sandbox_cpu:.1f} s, our process {timed.cpu:.1f} s "
-              f"(sandbox share {timed.sandbox_cpu / (timed.sandbox_cpu + timed.cpu):.0%})")
-        calls = -(-args.contacts // LIST_PAGE) + -(-args.companies // LIST_PAGE)
-        print(f"  note: {calls:,} list calls; a real private app's burst limit ({REAL_BURST} per 10 s) alone "
-              f"takes {calls / REAL_BURST * 10:.0f} s for them")
+    seed = {"contacts": 1, "leads": 0, "hubspot_contacts": contacts, "companies": companies}
+    with sandbox_process(folder, seed) as (facts, sandbox, seeding):
+        print(f"sandbox seeded with {contacts:,} HubSpot contacts and {companies:,} companies "
+              f"in {seeding:.1f} s")
+        os.environ[TOKEN_ENV] = facts["hubspot_token"]
+        store_url, drop = postgres_database("aud_hs_bench")
+        try:
+            measure_hubspot(folder, store_url, facts, sandbox, contacts, companies)
+        finally:
+            drop()
 
-        changed = change_one_percent(facts["url"], facts["token"], args.contacts)
-        timed, reports, waiting = run_cycle(config_path, sandbox)
-        contacts = reports["hubspot_contacts"]
-        verdict = "meets" if timed.wall <= 5 else "misses"
-        print(f"\nincremental after {changed:,} contacts (1%) changed: {timed.wall:.2f} s ({verdict} the 5 s target)")
-        print(f"  read {contacts.rows_read:,} contacts ({contacts.counts.updated:,} updated), "
-              f"import {contacts.seconds:.2f} s, unify people {reports['people'].seconds:.2f} s")
-        print(f"  waiting on the sandbox's answers: {waiting:.2f} s; CPU: sandbox {timed.sandbox_cpu:.2f} s, "
-              f"ours {timed.cpu:.2f} s")
-    finally:
-        stop.set()
-        child.join(timeout=30)
-        drop()
+
+def measure_hubspot(folder: Path, store_url: str, facts: dict, sandbox: psutil.Process, contacts: int,
+                    companies: int) -> None:
+    config_path = write_config(folder, store_url, facts["hubspot_url"])
+    timed, reports, waiting = run_cycle(config_path, sandbox)
+    records = reports["hubspot_contacts"].rows_read + reports["hubspot_companies"].rows_read
+    people = reports["people"]
+    print(f"\ninitial import into PostgreSQL: {records:,} records in {timed.wall:.1f} s "
+          f"= {records / timed.wall:,.0f} records/s (import + identity resolution)")
+    print(f"  import {reports['hubspot_contacts'].seconds + reports['hubspot_companies'].seconds:.1f} s, "
+          f"unify {people.seconds + reports['companies'].seconds:.1f} s")
+    print(f"  waiting on the sandbox's answers: {waiting:.1f} s ({waiting / timed.wall:.0%} of the wall time; "
+          f"the reader overlaps it with store writes)")
+    print(f"  CPU: sandbox process {timed.sandbox_cpu:.1f} s, our process {timed.cpu:.1f} s "
+          f"(sandbox share {timed.sandbox_cpu / (timed.sandbox_cpu + timed.cpu):.0%})")
+    calls = -(-contacts // LIST_PAGE) + -(-companies // LIST_PAGE)
+    print(f"  note: {calls:,} list calls; a real private app's burst limit ({REAL_BURST} per 10 s) alone "
+          f"takes {calls / REAL_BURST * 10:.0f} s for them")
+
+    changed = change_one_percent(facts["hubspot_url"], facts["hubspot_token"], contacts)
+    timed, reports, waiting = run_cycle(config_path, sandbox)
+    read = reports["hubspot_contacts"]
+    verdict = "meets" if timed.wall <= 5 else "misses"
+    print(f"\nincremental after {changed:,} contacts (1%) changed: {timed.wall:.2f} s ({verdict} the 5 s target)")
+    print(f"  read {read.rows_read:,} contacts ({read.counts.updated:,} updated), "
+          f"import {read.seconds:.2f} s, unify people {reports['people'].seconds:.2f} s")
+    print(f"  waiting on the sandbox's answers: {waiting:.2f} s; CPU: sandbox {timed.sandbox_cpu:.2f} s, "
+          f"ours {timed.cpu:.2f} s")
 
 
 if __name__ == "__main__":

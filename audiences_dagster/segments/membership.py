@@ -15,21 +15,21 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.config.segments import SegmentConfig, refresh_order
 from audiences_dagster.segments.filters import (
-    FilterContext, segment_condition, signal_candidates, window_boundaries,
+    FilterContext,
+    segment_condition,
+    signal_candidates,
+    window_boundaries,
 )
 from audiences_dagster.store import dialect
-from audiences_dagster.store.api import Store, utcnow
+from audiences_dagster.store.api import LATE_COMMIT_MARGIN, Store, utcnow
 
-# A record's updated_at is the time its import transaction started; one that committed after the
-# previous refresh began can carry an earlier time. Candidates look back this far to catch it.
-LATE_COMMIT_MARGIN = timedelta(minutes=30)
 # Membership changes after which the planner's statistics for segment_members are refreshed.
 RESTATS_AFTER = 10_000
 

@@ -19,11 +19,8 @@ from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.config.signals import SignalConfig
 from audiences_dagster.segments.filters import ContainsAnyOf, window_start
 from audiences_dagster.store import dialect
-from audiences_dagster.store.api import Store, utcnow
+from audiences_dagster.store.api import LATE_COMMIT_MARGIN, Store, utcnow
 
-# History rows carry the start time of their import transaction; one that committed after the
-# previous signal run began can carry an earlier time. Each run re-reads this far back.
-LATE_COMMIT_MARGIN = timedelta(minutes=30)
 RECENT_DAYS = 30
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,12 @@ TYPE_FAMILY = {"text": "text", "email": "text", "url": "text", "phone": "text",
 
 class StoreError(RuntimeError):
     """The store cannot be used as configured; the message says what to fix."""
+
+
+# A row's imported_at / changed_at is the start time of its import transaction, so one that
+# committed after a reader's previous run began can carry an earlier time: readers of "what changed
+# since" look back this far to catch it.
+LATE_COMMIT_MARGIN = timedelta(minutes=30)
 
 
 def utcnow() -> datetime:
