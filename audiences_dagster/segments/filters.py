@@ -6,7 +6,7 @@ column names that validation has already matched against the imported fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -27,14 +27,21 @@ class FilterContext:
     now: datetime
     # A copy of some unified rows (same columns) to evaluate instead of the whole table.
     rows: sa.Table | None = None
+    # A copy of those rows' memberships (segment, record_id) to read `member of` from.
+    members: sa.Table | None = None
 
     @property
     def unified(self) -> sa.Table:
         return self.rows if self.rows is not None else self.tables.unified(self.entity)
 
-    def over(self, rows: sa.Table) -> FilterContext:
-        """The same context evaluated over a copy of some of the unified rows."""
-        return FilterContext(self.tables, self.entity, self.field_types, self.now, rows)
+    @property
+    def segment_members(self) -> sa.Table:
+        return self.members if self.members is not None else self.tables.segment_members
+
+    def over(self, rows: sa.Table, members: sa.Table | None = None) -> FilterContext:
+        """The same context evaluated over a copy of some of the unified rows (and, optionally,
+        a copy of their memberships)."""
+        return replace(self, rows=rows, members=members)
 
 
 def segment_condition(segment: SegmentConfig, ctx: FilterContext) -> sa.ColumnElement[bool]:
@@ -76,7 +83,7 @@ def _has_source(source: str, ctx: FilterContext) -> sa.ColumnElement[bool]:
 
 
 def _is_member(segment: str, ctx: FilterContext) -> sa.ColumnElement[bool]:
-    members = ctx.tables.segment_members
+    members = ctx.segment_members
     return sa.exists().where(members.c.segment == segment, members.c.record_id == ctx.unified.c.id)
 
 

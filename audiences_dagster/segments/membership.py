@@ -30,8 +30,11 @@ from audiences_dagster.segments.filters import (
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import LATE_COMMIT_MARGIN, Store, utcnow
 
-# Membership changes after which the planner's statistics for segment_members are refreshed.
+# Membership changes after which the planner's statistics for segment_members are refreshed: at
+# least this many, and at least this share of the memberships kept (a first build, a redefined
+# segment); autovacuum keeps up with the everyday trickle.
 RESTATS_AFTER = 10_000
+RESTATS_SHARE = 0.1
 
 
 class SegmentError(ValueError):
@@ -117,27 +120,29 @@ def _refresh_batch(store: Store, config: AudiencesConfig, batch: _Batch, run_id:
     reports = {}
     with store.engine.begin() as conn:
         verdicts = _Verdicts.create(conn)
-        rows = _candidate_rows(conn, store, ctx, incremental, batch.states) if incremental else None
-        checked = _count(conn, rows) if rows is not None else None
+        found = _Candidates.find(conn, store, ctx, incremental, batch) if incremental else None
         for segment in batch.segments:
             started = time.perf_counter()
             verdicts.empty(conn)
             before = batch.states[segment.name].members if segment.name in batch.states else 0
-            if rows is not None and segment in incremental:
-                verdicts.over_candidates(conn, store, segment, ctx.over(rows))
-                mode, candidates = "incremental", checked
+            if found is not None and segment in incremental:
+                verdicts.over_candidates(conn, segment, ctx.over(found.rows, found.members))
+                mode, candidates = "incremental", found.count
             else:
                 verdicts.over_all(conn, store, segment, ctx)
                 mode, candidates = "full", None
             entered, exited = _write_changes(conn, store, segment, verdicts, ctx.now, run_id)
-            if rows is not None and segment.name in referenced and entered + exited:
-                checked += _add_candidates(conn, ctx, rows, sa.select(verdicts.table.c.id))
+            if found is not None and entered + exited:
+                found.apply(conn, segment.name, verdicts.table)
+                if segment.name in referenced:
+                    found.add(conn, ctx, sa.select(verdicts.table.c.id))
             report = RefreshReport(segment.name, segment.entity, mode, before + entered - exited, entered, exited,
                                    candidates)
             _save_state(conn, store, segment, report, now, run_id)
             report.seconds = time.perf_counter() - started
             reports[segment.name] = report
-        if sum(r.entered + r.exited for r in reports.values()) >= RESTATS_AFTER:
+        changes = sum(r.entered + r.exited for r in reports.values())
+        if changes >= max(RESTATS_AFTER, RESTATS_SHARE * sum(r.members for r in reports.values())):
             # Fresh statistics keep the next incremental refresh on index probes by candidate.
             dialect.analyze(conn, store.tables.segment_members)
     return reports
@@ -157,15 +162,14 @@ class _Verdicts:
             sa.Column("was", sa.Integer(), nullable=False)]))
 
     def empty(self, conn: sa.Connection) -> None:
-        table = self.table
-        conn.execute(sa.text(f"TRUNCATE TABLE {table.name}") if dialect.is_postgres(conn) else sa.delete(table))
+        _truncate(conn, self.table)
 
-    def over_candidates(self, conn: sa.Connection, store: Store, segment: SegmentConfig, ctx: FilterContext) -> None:
+    def over_candidates(self, conn: sa.Connection, segment: SegmentConfig, ctx: FilterContext) -> None:
         """One pass over the candidate rows: each is judged against the filter and its current
-        membership, and only those whose verdict differs are kept."""
-        rows, members = ctx.unified, sa.alias(store.tables.segment_members, "current_members")
+        membership (both read from the candidates' copies), and only those whose verdict differs
+        are kept."""
+        rows, members = ctx.unified, sa.alias(ctx.segment_members, "current_members")
         meets = sa.case((segment_condition(segment, ctx), 1), else_=0)
-        # A join (not a per-row subquery), so the planner may probe the primary key or merge.
         current = rows.outerjoin(members, sa.and_(members.c.segment == segment.name, members.c.record_id == rows.c.id))
         was = sa.case((members.c.record_id.is_not(None), 1), else_=0)
         judged = sa.select(rows.c.id, meets.label("meets"), was.label("was")).select_from(current).subquery()
@@ -186,6 +190,10 @@ class _Verdicts:
         conn.execute(sa.insert(self.table).from_select(["id", "meets", "was"], diff))
 
 
+def _truncate(conn: sa.Connection, table: sa.Table) -> None:
+    conn.execute(sa.text(f"TRUNCATE TABLE {table.name}") if dialect.is_postgres(conn) else sa.delete(table))
+
+
 def _can_increment(segment: SegmentConfig, states: dict[str, _State]) -> bool:
     state = states.get(segment.name)
     return state is not None and state.definition_hash == definition_hash(segment)
@@ -199,57 +207,82 @@ def _states(store: Store, names: list[str]) -> dict[str, _State]:
             for r in rows}
 
 
-def _candidate_rows(conn: sa.Connection, store: Store, ctx: FilterContext,
-                    segments: list[SegmentConfig], states: dict[str, _State]) -> sa.Table:
-    """A private copy of the unified rows every incremental segment of this entity must
-    re-evaluate, found once per refresh: changed since the oldest previous refresh (an index
-    range on updated_at), passed over by a sliding window, merged away or split, or in or out of
-    a referenced segment since the segment using it was refreshed, or with new or window-crossing
-    signal events. Segments are then evaluated
-    over this small indexed copy instead of probing the unified table record by record."""
-    unified, log, events = ctx.unified, store.tables.merge_log, store.tables.segment_events
-    since = min(states[s.name].evaluated_at for s in segments) - LATE_COMMIT_MARGIN
-    found = [sa.select(unified.c.id).where(unified.c.updated_at >= since)]
-    windows = [c for s in segments for c in window_boundaries(s, ctx, states[s.name].evaluated_at)]
-    if windows:
-        found.append(sa.select(unified.c.id).where(sa.or_(*windows)))
-    for segment in segments:
-        found += signal_candidates(segment, ctx, states[segment.name].evaluated_at, since)
-    recent_merge = sa.and_(log.c.entity == ctx.entity, sa.or_(log.c.merged_at >= since, log.c.undone_at >= since))
-    found += [sa.select(log.c.absorbed_id).where(recent_merge), sa.select(log.c.survivor_id).where(recent_merge)]
-    using = [s for s in segments if s.referenced_segments()]
-    if using:
-        # Segment refreshes are ordered by their asset dependencies, so the event id is a safe
-        # watermark (unlike import times, which can commit late).
-        after = min(states[s.name].last_event_id for s in using)
-        refs = sorted({ref for s in using for ref in s.referenced_segments()})
-        found.append(sa.select(events.c.record_id).where(events.c.id > after, events.c.segment.in_(refs)))
-    rows = dialect.create_temp_table(conn, f"seg_rows_{ctx.entity}", [
-        sa.Column(c.name, c.type, primary_key=c.name == "id") for c in unified.c])
-    _add_candidates(conn, ctx, rows, sa.union(*found) if len(found) > 1 else found[0])
-    dialect.analyze(conn, rows)
-    return rows
+@dataclass
+class _Candidates:
+    """What an incremental refresh re-evaluates: a private copy of some unified rows (`rows`) and
+    of their memberships in the batch's segments and the ones those reference (`members`), kept
+    current as each segment's changes are written. Every segment is then judged over these small
+    indexed tables instead of probing unified_<entity> and segment_members record by record (or,
+    as PostgreSQL plans `member of` over segment_members, hashing every member of a large
+    referenced segment)."""
 
+    rows: sa.Table
+    members: sa.Table
+    segments: list[str]
+    count: int = 0
 
-def _add_candidates(conn: sa.Connection, ctx: FilterContext, rows: sa.Table, ids: sa.Select) -> int:
-    """Copy the unified rows of these ids into the candidate rows (ids already there are kept).
-    An id no longer in the unified table (merged away) is copied as an archived row, so it is
-    judged a non-member and exits."""
-    unified = ctx.unified
-    new = dialect.create_temp_table(conn, "seg_new_ids", [sa.Column("id", sa.BigInteger(), primary_key=True)])
-    found = ids.subquery("ids")
-    conn.execute(sa.insert(new).from_select(["id"], sa.select(found.c[0]).distinct().where(
-        ~sa.exists().where(rows.c.id == found.c[0]))))
-    columns = [c.name for c in unified.c]
-    added = conn.execute(sa.insert(rows).from_select(
-        columns, sa.select(*unified.c).join(new, new.c.id == unified.c.id))).rowcount
-    added += conn.execute(sa.insert(rows).from_select(["id", "archived"], sa.select(new.c.id, sa.true()).where(
-        ~sa.exists().where(unified.c.id == new.c.id)))).rowcount
-    return added
+    @classmethod
+    def find(cls, conn: sa.Connection, store: Store, ctx: FilterContext, segments: list[SegmentConfig],
+             batch: _Batch) -> _Candidates:
+        """The records changed since the oldest previous refresh (an index range on updated_at),
+        passed over by a sliding window, merged away or split, in or out of a referenced segment
+        since the segment using it was refreshed, or with new or window-crossing signal events."""
+        unified, log, events, states = ctx.unified, store.tables.merge_log, store.tables.segment_events, batch.states
+        since = min(states[s.name].evaluated_at for s in segments) - LATE_COMMIT_MARGIN
+        found = [sa.select(unified.c.id).where(unified.c.updated_at >= since)]
+        windows = [c for s in segments for c in window_boundaries(s, ctx, states[s.name].evaluated_at)]
+        if windows:
+            found.append(sa.select(unified.c.id).where(sa.or_(*windows)))
+        for segment in segments:
+            found += signal_candidates(segment, ctx, states[segment.name].evaluated_at, since)
+        recent_merge = sa.and_(log.c.entity == ctx.entity, sa.or_(log.c.merged_at >= since, log.c.undone_at >= since))
+        found += [sa.select(log.c.absorbed_id).where(recent_merge), sa.select(log.c.survivor_id).where(recent_merge)]
+        using = [s for s in segments if s.referenced_segments()]
+        if using:
+            # Segment refreshes are ordered by their asset dependencies, so the event id is a safe
+            # watermark (unlike import times, which can commit late).
+            after = min(states[s.name].last_event_id for s in using)
+            refs = sorted({ref for s in using for ref in s.referenced_segments()})
+            found.append(sa.select(events.c.record_id).where(events.c.segment.in_(refs), events.c.id > after))
+        rows = dialect.create_temp_table(conn, f"seg_rows_{ctx.entity}", [
+            sa.Column(c.name, c.type, primary_key=c.name == "id") for c in unified.c])
+        members = dialect.create_temp_table(conn, f"seg_members_{ctx.entity}", [
+            sa.Column("segment", sa.String(100), primary_key=True),
+            sa.Column("record_id", sa.BigInteger(), primary_key=True)])
+        names = sorted({n for s in batch.segments for n in (s.name, *s.referenced_segments())})
+        candidates = cls(rows, members, names)
+        candidates.add(conn, ctx, sa.union(*found) if len(found) > 1 else found[0])
+        dialect.analyze(conn, rows)
+        dialect.analyze(conn, members)
+        return candidates
 
+    def add(self, conn: sa.Connection, ctx: FilterContext, ids: sa.Select) -> None:
+        """Copy the unified rows of these ids and their memberships (ids already here are kept).
+        An id no longer in the unified table (merged away) is copied as an archived row, so it is
+        judged a non-member and exits."""
+        unified, rows, members = ctx.tables.unified(ctx.entity), self.rows, ctx.tables.segment_members
+        new = dialect.create_temp_table(conn, "seg_new_ids", [sa.Column("id", sa.BigInteger(), primary_key=True)])
+        found = ids.subquery("ids")
+        conn.execute(sa.insert(new).from_select(["id"], sa.select(found.c[0]).distinct().where(
+            ~sa.exists().where(rows.c.id == found.c[0]))))
+        columns = [c.name for c in unified.c]
+        added = conn.execute(sa.insert(rows).from_select(
+            columns, sa.select(*unified.c).join(new, new.c.id == unified.c.id))).rowcount
+        added += conn.execute(sa.insert(rows).from_select(["id", "archived"], sa.select(new.c.id, sa.true()).where(
+            ~sa.exists().where(unified.c.id == new.c.id)))).rowcount
+        conn.execute(sa.insert(self.members).from_select(  # one probe by record id per new candidate
+            ["segment", "record_id"], sa.select(members.c.segment, members.c.record_id)
+            .join(new, new.c.id == members.c.record_id).where(members.c.segment.in_(self.segments))))
+        self.count += added
 
-def _count(conn: sa.Connection, table: sa.Table) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    def apply(self, conn: sa.Connection, segment: str, verdicts: sa.Table) -> None:
+        """Carry a segment's written changes over to the candidates' memberships."""
+        members, rows = self.members, self.rows
+        conn.execute(sa.delete(members).where(members.c.segment == segment,
+                                              members.c.record_id.in_(sa.select(verdicts.c.id))))
+        conn.execute(sa.insert(members).from_select(
+            ["segment", "record_id"], sa.select(sa.literal(segment), verdicts.c.id)
+            .join(rows, rows.c.id == verdicts.c.id).where(verdicts.c.meets == 1)))
 
 
 def _write_changes(conn: sa.Connection, store: Store, segment: SegmentConfig, verdicts: _Verdicts,

@@ -195,6 +195,8 @@ def _segment_tables(metadata: sa.MetaData) -> None:
         sa.Column("record_id", sa.BigInteger(), primary_key=True),
         sa.Column("entered_at", sa.DateTime(), nullable=False),
         sa.Column("run_id", sa.String(64)),
+        # A record's memberships in one probe (an incremental refresh copies its candidates').
+        sa.Index(None, "record_id"),
     )
     sa.Table(
         "segment_events", metadata,
@@ -205,8 +207,8 @@ def _segment_tables(metadata: sa.MetaData) -> None:
         sa.Column("event", sa.String(8), nullable=False),  # entered | exited
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("run_id", sa.String(64)),
-        sa.Index(None, "segment", "at"),
-        sa.Index(None, "segment", "record_id"),
+        # Read after a watermark per segment (refreshes of segments using it, actions).
+        sa.Index(None, "segment", "id"),
     )
     sa.Table(
         "segment_state", metadata,

@@ -141,6 +141,22 @@ def test_exit_from_a_referenced_segment_reaches_the_segment_using_it(workspace: 
     assert member_emails(workspace, "big_payers") == set()
 
 
+def test_changes_to_a_record_and_its_referenced_segment_reach_the_segment_using_it_in_one_refresh(
+        workspace: Workspace):
+    big = segment("big_payers", {"all": [{"member_of": "payers"}, {"field": "score", "op": "gt", "value": 30}]})
+    setup(workspace, [PAYING, big])
+    refresh(workspace, now=NOW + HOUR)
+    write_unified(workspace, [*with_changes("p1", paying="false")[:1], *with_changes("p2", paying="true")[1:2]],
+                  updated_at=NOW + 2 * HOUR)
+
+    reports = refresh(workspace, now=NOW + 3 * HOUR)
+
+    assert (reports["payers"].entered, reports["payers"].exited) == (1, 1)
+    assert (reports["big_payers"].mode, reports["big_payers"].entered, reports["big_payers"].exited) == \
+        ("incremental", 1, 1)
+    assert member_emails(workspace, "big_payers") == {BOB, DEE}
+
+
 def test_changed_definition_refreshes_in_full(workspace: Workspace):
     setup(workspace, [PAYING])
     refresh(workspace)

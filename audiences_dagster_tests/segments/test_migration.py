@@ -60,3 +60,23 @@ def test_store_from_revision_0003_gets_signal_tables_and_the_updated_at_index(st
         assert ["entity", "field", "changed_at"] in [ix["column_names"] for ix in inspector.get_indexes("field_history")]
     finally:
         store.dispose()
+
+
+def test_store_from_revision_0004_trades_its_segment_event_indexes_for_the_ones_refreshes_read(store_url: str):
+    store = Store(store_url, FIELDS)
+    try:
+        upgrade_to(store, "0004")
+        with store.engine.begin() as conn:  # what a store made before this change looked like
+            conn.execute(sa.text("DROP INDEX ix_segment_events_segment_id"))
+            conn.execute(sa.text("DROP INDEX ix_segment_members_record_id"))
+            conn.execute(sa.text("CREATE INDEX ix_segment_events_segment_at ON segment_events (segment, at)"))
+            conn.execute(sa.text("CREATE INDEX ix_segment_events_segment_record_id ON segment_events (segment, record_id)"))
+
+        store.migrate()
+
+        inspector = sa.inspect(store.engine)
+        event_indexes = [ix["column_names"] for ix in inspector.get_indexes("segment_events")]
+        assert event_indexes == [["segment", "id"]]
+        assert [ix["column_names"] for ix in inspector.get_indexes("segment_members")] == [["record_id"]]
+    finally:
+        store.dispose()
