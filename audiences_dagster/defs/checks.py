@@ -57,6 +57,10 @@ def build_quality_checks(entity: str, config: AudiencesConfig) -> list[dg.AssetC
     return [_gx, _resolved]
 
 
+# What the import reports about the cap (records_in_plan_at_most when far from it, uncounted).
+CAP_METADATA = ("plan_record_cap", "records_in_plan", "records_in_plan_at_most", "held_back_at_cap")
+
+
 def build_plan_cap_check(name: str) -> dg.AssetChecksDefinition:
     """ERROR when the import held new records back at the plan's cap. Not blocking: the records
     imported up to the cap, and updates to them, still reach the unified tables."""
@@ -75,6 +79,6 @@ def build_plan_cap_check(name: str) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=held == 0, severity=dg.AssetCheckSeverity.ERROR,
             description=meta.get("cap_reason") or None,
-            metadata={k: int(meta[k]) for k in ("plan_record_cap", "records_in_plan", "held_back_at_cap") if k in meta})
+            metadata={k: int(meta[k]) for k in CAP_METADATA if k in meta})
 
     return _within_cap

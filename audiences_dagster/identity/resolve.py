@@ -202,7 +202,9 @@ class _Resolver:
 
     def propagate(self) -> int:
         """Min-label propagation over shared keys until no label moves (connected components),
-        on integer key ids so each round is two small hash aggregations."""
+        on integer key ids. The first round takes every key's smallest label and every label's
+        smallest key root; roots only shrink, so each later round starts from the labels that
+        just moved: their keys' roots, then those keys' labels (a frontier, not the whole graph)."""
         links = self._temp("links", sa.Column("key_id", sa.Integer()), sa.Column("label", sa.BigInteger()))
         self.conn.execute(sa.insert(links).from_select(["key_id", "label"], sa.select(self.edges.c.key_id, self.edges.c.label)))
         dialect.analyze(self.conn, links)
@@ -213,25 +215,42 @@ class _Resolver:
         dialect.analyze(self.conn, self.labels)
         labels = self.labels
         key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()))
-        new_root = self._temp("new_root", sa.Column("label", sa.BigInteger(), primary_key=True),
+        self.conn.execute(sa.insert(key_root).from_select(
+            ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
+            .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id)))
+        frontier = self._temp("moved", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
-        rounds = 0
-        for rounds in range(1, MAX_ITERATIONS + 1):
+        moved = self._move(frontier, sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
+                           .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label))
+        lowered = self._temp("lowered_keys", sa.Column("key_id", sa.Integer(), primary_key=True),
+                             sa.Column("root", sa.BigInteger()))
+        rounds = 1
+        while moved and rounds < MAX_ITERATIONS:
+            rounds += 1
             # Materialized each round: SQLite would re-run an aggregating subquery per updated row.
-            self.conn.execute(sa.delete(key_root))
-            self.conn.execute(sa.insert(key_root).from_select(
-                ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
-                .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id)))
-            self.conn.execute(sa.delete(new_root))
-            self.conn.execute(sa.insert(new_root).from_select(
-                ["label", "root"], sa.select(links.c.label, sa.func.min(key_root.c.root))
-                .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label)))
-            moved = self.conn.execute(sa.update(labels).where(
-                labels.c.label == new_root.c.label, new_root.c.root < labels.c.root
-            ).values(root=new_root.c.root)).rowcount
-            if moved == 0:
-                break
+            reach = (sa.select(links.c.key_id, sa.func.min(frontier.c.root).label("root"))
+                     .join(frontier, frontier.c.label == links.c.label).group_by(links.c.key_id).subquery())
+            self.conn.execute(sa.delete(lowered))
+            self.conn.execute(sa.insert(lowered).from_select(
+                ["key_id", "root"], sa.select(reach.c.key_id, reach.c.root)
+                .join(key_root, key_root.c.key_id == reach.c.key_id).where(reach.c.root < key_root.c.root)))
+            self.conn.execute(sa.update(key_root).where(key_root.c.key_id == lowered.c.key_id)
+                              .values(root=lowered.c.root))
+            moved = self._move(frontier, sa.select(links.c.label, sa.func.min(lowered.c.root).label("root"))
+                               .join(lowered, lowered.c.key_id == links.c.key_id).group_by(links.c.label))
         return rounds
+
+    def _move(self, moved: sa.Table, proposed: sa.Select) -> int:
+        """Lower the labels' roots where a proposed (label, root) beats them; the labels lowered
+        replace the contents of `moved` (the next round's frontier). Returns how many moved."""
+        labels, offer = self.labels, proposed.subquery("offer")
+        self.conn.execute(sa.delete(moved))
+        count = self.conn.execute(sa.insert(moved).from_select(
+            ["label", "root"], sa.select(offer.c.label, offer.c.root)
+            .join(labels, labels.c.label == offer.c.label).where(offer.c.root < labels.c.root))).rowcount
+        if count:
+            self.conn.execute(sa.update(labels).where(labels.c.label == moved.c.label).values(root=moved.c.root))
+        return count
 
     def log_merges(self) -> Counter:
         """One merge_log row per absorbed label, with the strongest key it shares with the

@@ -37,6 +37,13 @@ def records_in_plan(store: Store, conn: sa.Connection) -> int:
     return total
 
 
+def records_at_most(store: Store, conn: sa.Connection) -> int:
+    """A bound on records_in_plan from two index lookups instead of two counts: every unified or
+    pending record is one of the source records, and source record ids only grow from 1."""
+    return sum(conn.execute(sa.select(sa.func.coalesce(sa.func.max(store.tables.source(e).c.id), 0))).scalar_one()
+               for e in ENTITIES)
+
+
 @dataclass
 class PlanCapGuard:
     """Admits each batch of one import against the plan's record cap."""
@@ -46,14 +53,19 @@ class PlanCapGuard:
     entity: str
     cap: int
     in_plan: int
+    exact: bool  # in_plan is a count, not just a bound
     held_back: int = 0
 
     @classmethod
     def start(cls, store: Store, config: AudiencesConfig, name: str) -> "PlanCapGuard":
-        """Counted once at the start; counted again before every batch that could cross the cap."""
+        """Bounded at the start (counted when the bound is past half the cap); counted again
+        before every batch that could cross the cap."""
+        cap = config.record_cap
         with store.engine.connect() as conn:
-            in_plan = records_in_plan(store, conn)
-        return cls(store, name, config.sources[name].entity, config.record_cap, in_plan)
+            bound = records_at_most(store, conn)
+            if bound * 2 > cap:
+                return cls(store, name, config.sources[name].entity, cap, records_in_plan(store, conn), exact=True)
+        return cls(store, name, config.sources[name].entity, cap, bound, exact=bound == 0)
 
     @property
     def reached(self) -> bool:
@@ -64,7 +76,7 @@ class PlanCapGuard:
         the cap (even if every row were new) it passes untouched and nothing is counted."""
         if self.in_plan + len(rows) <= self.cap:
             return rows, keys
-        self.in_plan = records_in_plan(self.store, conn)  # other imports may have added records
+        self.in_plan, self.exact = records_in_plan(self.store, conn), True  # other imports may have added records
         new = ~rows["source_id"].isin(self._existing(conn, rows["source_id"]))
         room = max(self.cap - self.in_plan, 0)
         held = new & (new.cumsum() > room)
@@ -87,7 +99,8 @@ class PlanCapGuard:
         return found
 
     def as_metadata(self) -> dict:
-        return {"plan_record_cap": self.cap, "records_in_plan": self.in_plan,
+        counted = "records_in_plan" if self.exact else "records_in_plan_at_most"
+        return {"plan_record_cap": self.cap, counted: self.in_plan,
                 "held_back_at_cap": self.held_back, "cap_reached": self.reached}
 
     def reason(self) -> str | None:

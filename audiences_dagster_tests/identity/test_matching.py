@@ -56,6 +56,25 @@ def test_matching_is_transitive_across_email_and_linkedin_url(workspace: Workspa
         ("email", "jane@acme.com"), ("linkedin_url", "https://www.linkedin.com/in/jane-doe")]
 
 
+def test_a_long_chain_of_shared_keys_becomes_one_record_with_the_oldest_id(workspace: Workspace) -> None:
+    # Each record shares one key with the next; the oldest (first) record is at one end, so its id
+    # has to travel five links along the chain, round after round.
+    chain = [_person("r1", "ann@acme.com"),
+             _person("r2", "ann@acme.com", "linkedin.com/in/ann-1"),
+             _person("r3", "ann@globex.com", "linkedin.com/in/ann-1"),
+             _person("r4", "ann@globex.com", "linkedin.com/in/ann-2"),
+             _person("r5", "ann@initech.com", "linkedin.com/in/ann-2"),
+             _person("r6", "ann@initech.com")]
+    workspace.write_csv("crm.csv", chain[::2])
+    workspace.write_csv("events.csv", chain[1::2])
+    workspace.configure({"crm": people_source("crm.csv"), "events": people_source("events.csv")})
+    workspace.run()
+    [record] = workspace.unified()
+    assert record["id"] == workspace.unified_id_of("crm", "r1") == min(r["id"] for r in workspace.rows("source_people"))
+    assert {workspace.unified_id_of(s, f"r{i}") for i, s in enumerate(["crm", "events"] * 3, start=1)} == {record["id"]}
+    assert len(workspace.rows("merge_log")) == 5
+
+
 def test_record_arriving_later_links_two_existing_people_through_a_chain(workspace: Workspace) -> None:
     workspace.write_csv("crm.csv", [_person("a", "jane@acme.com")])
     workspace.write_csv("events.csv", [_person("b", "jane@acme.com", "linkedin.com/in/jane-doe")])

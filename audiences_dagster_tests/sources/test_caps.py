@@ -154,3 +154,13 @@ def test_a_timestamped_warehouse_at_the_cap_reads_the_held_back_rows_again(
 
     assert report.counts.inserted == 1
     assert {r["source_id"] for r in workspace.rows("source_people")} == {"c1", "c2", "c3"}
+
+
+def test_far_below_the_cap_the_records_are_bounded_not_counted(workspace: Workspace):
+    import_people(workspace, [person(i) for i in range(4)])
+
+    report = import_people(workspace, [person(i) for i in range(6)])
+
+    assert report.counts.inserted == 2
+    assert report.plan_cap == {"plan_record_cap": 250_000, "records_in_plan_at_most": 6,
+                               "held_back_at_cap": 0, "cap_reached": False}
