@@ -66,6 +66,8 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
         resolver = _Resolver(conn, store, config, entity, run_id, now)
         report.pending = resolver.collect_pending()
         if report.pending:
+            if not resolver.most_pending:
+                store.ensure_indexes(conn, entity)  # finding the touched keys reads them
             resolver.build_edges()
             report.blocked = resolver.apply_merge_protection()
             report.iterations = resolver.propagate()
@@ -75,6 +77,7 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
             report.created, report.updated = counts["created"], counts["updated"]
             report.field_changes = counts["field_changes"]
             resolver.finish()
+        store.ensure_indexes(conn, entity)  # after a first load, built once its rows are in place
     report.seconds = time.perf_counter() - started
     return report
 
@@ -104,43 +107,27 @@ class _Resolver:
             .join(queue, sa.and_(queue.c.entity == self.entity, queue.c.record_id == self.src.c.id))
         )).rowcount
         dialect.analyze(self.conn, self.pend)
+        highest = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.src.c.id), 0))).scalar_one()
+        self.most_pending = rows * 2 >= highest  # at least half of the source records: a first load, say
         return rows
 
     def build_edges(self) -> None:
         """Every (key, label) pair for keys a pending record holds and that two or more labels
-        share (other holders come along); each such linking key gets a small integer id."""
-        keys, src = self.keys, self.src
-        touched = self._temp("touched", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
-        self.conn.execute(sa.insert(touched).from_select(
-            ["key_type", "key_value"],
-            sa.select(keys.c.key_type, keys.c.key_value).distinct()
-            .join(self.pend, self.pend.c.record_id == keys.c.record_id)
-            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
-        sa.Index(None, touched.c.key_type, touched.c.key_value, unique=True).create(self.conn)
-        dialect.analyze(self.conn, touched)
-        # Holders first, then their labels: with the holders counted, the planner probes the
-        # source table by id instead of scanning it (which it prefers for one combined join).
-        holders = self._temp("holders", sa.Column("key_type", sa.String(32)),
-                             sa.Column("key_value", sa.String(2048)), sa.Column("record_id", sa.BigInteger()))
-        self.conn.execute(sa.insert(holders).from_select(
-            ["key_type", "key_value", "record_id"],
-            sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id)
-            .join(touched, sa.and_(touched.c.key_type == keys.c.key_type, touched.c.key_value == keys.c.key_value))
-            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
-        dialect.analyze(self.conn, holders)
-        held = self._temp("held", sa.Column("key_type", sa.String(32)),
-                          sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
-        self.conn.execute(sa.insert(held).from_select(
-            ["key_type", "key_value", "label"],
-            sa.select(holders.c.key_type, holders.c.key_value, self._label(src)).distinct()
-            .join(src, src.c.id == holders.c.record_id)))
+        share (other holders come along); each such linking key gets a small integer id. The
+        keys are found from the pending records, or, when most records are pending, in one pass."""
+        held = self._temp("held", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)),
+                          sa.Column("label", sa.BigInteger()), sa.Column("pending", sa.Integer()))
+        if self.most_pending:
+            self._hold_every_key(held)
+        else:
+            self._hold_touched_keys(held)
         linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
                              sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
         self.conn.execute(sa.insert(linking).from_select(
             ["key_type", "key_value"],
             sa.select(held.c.key_type, held.c.key_value)
             .group_by(held.c.key_type, held.c.key_value)
-            .having(sa.func.count(sa.distinct(held.c.label)) > 1)))
+            .having(sa.func.count(sa.distinct(held.c.label)) > 1, sa.func.max(held.c.pending) == 1)))
         sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, linking)
         self.edges = self._temp("edges", sa.Column("key_id", sa.Integer()), sa.Column("key_type", sa.String(32)),
@@ -152,6 +139,45 @@ class _Resolver:
         sa.Index(None, self.edges.c.key_type, self.edges.c.key_value).create(self.conn)
         sa.Index(None, self.edges.c.label).create(self.conn)
         dialect.analyze(self.conn, self.edges)
+
+    def _hold_touched_keys(self, held: sa.Table) -> None:
+        """(key, label) of every holder of the keys the pending records hold. Holders first, then
+        their labels: with the holders counted, the planner probes the source table by id instead
+        of scanning it (which it prefers for one combined join)."""
+        keys, src = self.keys, self.src
+        touched = self._temp("touched", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        self.conn.execute(sa.insert(touched).from_select(
+            ["key_type", "key_value"],
+            sa.select(keys.c.key_type, keys.c.key_value).distinct()
+            .join(self.pend, self.pend.c.record_id == keys.c.record_id)
+            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+        sa.Index(None, touched.c.key_type, touched.c.key_value, unique=True).create(self.conn)
+        dialect.analyze(self.conn, touched)
+        holders = self._temp("holders", sa.Column("key_type", sa.String(32)),
+                             sa.Column("key_value", sa.String(2048)), sa.Column("record_id", sa.BigInteger()))
+        self.conn.execute(sa.insert(holders).from_select(
+            ["key_type", "key_value", "record_id"],
+            sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id)
+            .join(touched, sa.and_(touched.c.key_type == keys.c.key_type, touched.c.key_value == keys.c.key_value))
+            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
+        dialect.analyze(self.conn, holders)
+        self.conn.execute(sa.insert(held).from_select(
+            ["key_type", "key_value", "label", "pending"],
+            sa.select(holders.c.key_type, holders.c.key_value, self._label(src), sa.literal(1)).distinct()
+            .join(src, src.c.id == holders.c.record_id)))
+
+    def _hold_every_key(self, held: sa.Table) -> None:
+        """(key, label) of every key, marked when a pending record holds it: when most records
+        are pending (a first load), one pass over all keys beats finding the touched ones."""
+        keys, src, pend = self.keys, self.src, self.pend
+        self.conn.execute(sa.insert(held).from_select(
+            ["key_type", "key_value", "label", "pending"],
+            sa.select(keys.c.key_type, keys.c.key_value, self._label(src).label("label"),
+                      sa.func.max(sa.case((pend.c.record_id.is_not(None), 1), else_=0)))
+            .join(src, src.c.id == keys.c.record_id)
+            .outerjoin(pend, pend.c.record_id == keys.c.record_id)
+            .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))
+            .group_by(keys.c.key_type, keys.c.key_value, self._label(src))))
 
     def apply_merge_protection(self) -> Counter:
         """A linking key is blocked when the record it would build holds more distinct values of

@@ -24,6 +24,7 @@ from audiences_dagster.sources.mapping import MappedBatch, map_batch
 from audiences_dagster.sources.salesforce import SalesforceSource
 from audiences_dagster.sources.sql_warehouse import SqlSource
 from audiences_dagster.store.api import BatchCounts, Store
+from audiences_dagster.store.dialect import Load, render_load
 
 T = TypeVar("T")
 _DONE = object()
@@ -107,15 +108,17 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
             store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
     seen_pass = pass_number if plan.full_pass else None
     cap = PlanCapGuard.start(store, config, name)
+    store.begin_first_load(source.entity)
 
-    for raw, mapped in read_ahead(_mapped(reader, cursor, name, config)):
+    for raw, mapped, rendered in read_ahead(_mapped(reader, cursor, name, config, store.engine.dialect.name)):
         entries = raw.quarantine + mapped.quarantine
         with store.engine.begin() as conn:
             rows, keys = cap.admit(conn, mapped.rows, mapped.keys)
             counts = store.write_batch(
                 conn, source=name, entity=source.entity, object_name=source.object,
                 tier=source.effective_tier.value, rows=rows, keys=keys,
-                run_id=run_id, seen_pass=seen_pass)
+                run_id=run_id, seen_pass=seen_pass,
+                rendered=rendered if rows is mapped.rows else None)  # else cut at the cap
             cap.written(counts.inserted)
             store.quarantine(conn, name, run_id, entries)
             if raw.deleted_ids:
@@ -147,20 +150,22 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     return report
 
 
-def _mapped(reader: SourceReader, cursor: dict, name: str,
-            config: AudiencesConfig) -> Generator[tuple[RawBatch, MappedBatch], None, None]:
+def _mapped(reader: SourceReader, cursor: dict, name: str, config: AudiencesConfig,
+            backend: str) -> Generator[tuple[RawBatch, MappedBatch, tuple[Load, Load]], None, None]:
+    """Each batch read, mapped, and its rows and keys rendered for the store's bulk load."""
     batches = reader.batches(cursor)
     try:
         for raw in batches:
-            yield raw, map_batch(raw.frame, raw.row_numbers, name, config)
+            mapped = map_batch(raw.frame, raw.row_numbers, name, config)
+            yield raw, mapped, (render_load(backend, mapped.rows), render_load(backend, mapped.keys))
     finally:
         batches.close()  # gives the source's connection back even when mapping fails
 
 
 def read_ahead(items: Generator[T, None, None]) -> Iterator[T]:
-    """Produce the next item in a thread while the caller works on this one: reading and mapping
-    a batch (Python) overlaps writing the previous one (the database). At most two batches are
-    in memory; a failure on either side stops both and is raised here."""
+    """Produce the next item in a thread while the caller works on this one: reading, mapping and
+    rendering a batch (Python) overlaps writing the previous one (the database). At most two
+    batches are in memory; a failure on either side stops both and is raised here."""
     slot: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 

@@ -83,7 +83,10 @@ class Store:
                 cfg.set_main_option("script_location", str(MIGRATIONS))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-                return self._add_field_columns(conn)
+                added = self._add_field_columns(conn)
+                for entity in ENTITIES:  # a first load that stopped before resolution left them out
+                    self.ensure_indexes(conn, entity)
+                return added
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot reach the store at {self.safe_url}: {exc.orig}") from None
 
@@ -105,6 +108,33 @@ class Store:
                         ops.add_column(table_name, sa.Column(column, column_type))
                         added.append(f"{table_name}.{column}")
         return added
+
+    # -- first loads ----------------------------------------------------------------------
+    # Rows inserted one batch at a time land all over a lookup index (a key's value, a record's
+    # unified id), and maintaining it that way costs more than loading the rows. Until an entity
+    # has unified records, nothing reads these indexes: a first load drops them, and resolution
+    # builds them once, sorted, when it is done (or before it needs them).
+
+    def lookup_indexes(self, entity: str) -> list[sa.Index]:
+        """The indexes only incremental work reads: the source table's secondary indexes and
+        identity_keys' index by key value (the one by record id stays: re-imported rows use it)."""
+        by_value = [ix for ix in self.tables.identity_keys.indexes if "key_value" in ix.columns]
+        return [*self.tables.source(entity).indexes, *by_value]
+
+    def begin_first_load(self, entity: str) -> bool:
+        """Before an import: when no unified <entity> exists yet, drop the lookup indexes."""
+        unified = self.tables.unified(entity)
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(sa.exists().where(unified.c.id.is_not(None)))).scalar():
+                return False
+            for index in self.lookup_indexes(entity):
+                index.drop(conn, checkfirst=True)
+        return True
+
+    def ensure_indexes(self, conn: sa.Connection, entity: str) -> None:
+        """Build the lookup indexes a first load dropped (nothing happens when they exist)."""
+        for index in self.lookup_indexes(entity):
+            index.create(conn, checkfirst=True)
 
     # -- sync state -----------------------------------------------------------------------
 
@@ -132,18 +162,16 @@ class Store:
 
     def write_batch(self, conn: sa.Connection, *, source: str, entity: str, object_name: str | None,
                     tier: str, rows: pd.DataFrame, keys: pd.DataFrame, run_id: str,
-                    seen_pass: int | None) -> BatchCounts:
+                    seen_pass: int | None, rendered: tuple[dialect.Load, dialect.Load] | None = None) -> BatchCounts:
         """Upsert one mapped batch: only rows whose content changed are written and marked
-        pending for identity resolution; their identity keys follow in the same transaction."""
+        pending for identity resolution; their identity keys follow in the same transaction.
+        `rendered` is the rows and keys already rendered for the bulk load (see importer)."""
         if rows.empty:
             return BatchCounts()
         src = self.tables.source(entity)
         now = utcnow()
-        frame = rows.copy()
-        frame["source"], frame["object"], frame["tier"] = source, object_name, tier
-        frame["imported_at"], frame["run_id"], frame["seen_pass"] = now, run_id, seen_pass
-        stage = self._stage(conn, f"stage_{entity}", [c for c in src.c if c.name in frame.columns])
-        dialect.bulk_load(conn, stage, frame)
+        stage = self._stage(conn, f"stage_{entity}", [src.c[c] for c in rows.columns])
+        dialect.bulk_load(conn, stage, rendered[0] if rendered else rows)
         dialect.analyze(conn, stage)
 
         # A join, not EXISTS: PostgreSQL plans the semi-join as a scan of the whole source table.
@@ -156,23 +184,26 @@ class Store:
                 src.c.source == source, src.c.source_id == stage.c.source_id,
                 src.c.seen_pass.is_distinct_from(seen_pass),
             ).values(seen_pass=seen_pass))
-        written = self._upsert(conn, src, stage, source)
+        same_for_all = {"source": source, "object": object_name, "tier": tier, "imported_at": now,
+                        "run_id": run_id, "seen_pass": seen_pass}
         changed = dialect.create_temp_table(conn, f"changed_{entity}", [
             sa.Column("record_id", sa.BigInteger(), primary_key=True), sa.Column("source_id", sa.String(255))])
-        conn.execute(sa.insert(changed).from_select(["record_id", "source_id"], sa.select(src.c.id, src.c.source_id).join(
-            stage, sa.and_(src.c.source == source, src.c.source_id == stage.c.source_id)
-        ).where(src.c.imported_at == now)))
+        written = self._upsert(conn, src, stage, same_for_all, changed)
         dialect.analyze(conn, changed)
         self.mark_pending(conn, entity, sa.select(changed.c.record_id))
-        self._write_keys(conn, entity, changed, keys, all_new=existing == 0)
-        inserted = len(frame) - existing
-        return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(frame) - written)
+        self._write_keys(conn, entity, changed, rendered[1] if rendered else keys, all_new=existing == 0)
+        inserted = len(rows) - existing
+        return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
 
-    def _upsert(self, conn: sa.Connection, src: sa.Table, stage: sa.Table, source: str) -> int:
+    def _upsert(self, conn: sa.Connection, src: sa.Table, stage: sa.Table, same_for_all: dict,
+                changed: sa.Table) -> int:
         """Insert new rows (each its own unified record until resolution says otherwise) and
-        rewrite existing rows only when their content changed or they come back from a delete."""
-        numbered = sa.select(dialect.new_ids(conn, src).label("new_id"), *stage.c).subquery("numbered")
-        columns = [c.name for c in stage.c]
+        rewrite existing rows only when their content changed or they come back from a delete;
+        the rows written go to `changed` (record_id, source_id). Columns with one value for the
+        whole batch come as parameters, not staged per row."""
+        constants = [dialect.typed_literal(conn, value, src.c[name].type).label(name) for name, value in same_for_all.items()]
+        numbered = sa.select(dialect.new_ids(conn, src).label("new_id"), *stage.c, *constants).subquery("numbered")
+        columns = [c.name for c in stage.c] + list(same_for_all)
         ins = dialect.insert(conn, src).from_select(
             ["id", "unified_id", *columns],
             sa.select(numbered.c.new_id, numbered.c.new_id, *(numbered.c[c] for c in columns)).where(sa.true()))
@@ -182,7 +213,15 @@ class Store:
             set_={**data_columns, "deleted_in_source": sa.false(), "deleted_at": None},
             where=sa.or_(src.c.row_hash != ins.excluded.row_hash, src.c.deleted_in_source),
         )
-        return conn.execute(ins).rowcount
+        if dialect.is_postgres(conn):  # the upsert hands its rows on (SQLite has no DML in a WITH)
+            upserted = ins.returning(src.c.id, src.c.source_id).cte("upserted")
+            return conn.execute(sa.insert(changed).from_select(
+                ["record_id", "source_id"], sa.select(upserted.c.id, upserted.c.source_id))).rowcount
+        written = conn.execute(ins).rowcount
+        conn.execute(sa.insert(changed).from_select(["record_id", "source_id"], sa.select(src.c.id, src.c.source_id).join(
+            stage, sa.and_(src.c.source == same_for_all["source"], src.c.source_id == stage.c.source_id)
+        ).where(src.c.imported_at == same_for_all["imported_at"])))
+        return written
 
     def mark_pending(self, conn: sa.Connection, entity: str, record_ids: sa.Select) -> None:
         """Queue records for identity resolution (already queued ones stay queued once)."""
@@ -192,7 +231,7 @@ class Store:
             sa.select(sa.literal(entity), record_ids.subquery().c[0]).where(sa.true()))
         conn.execute(ins.on_conflict_do_nothing(index_elements=["entity", "record_id"]))
 
-    def _write_keys(self, conn: sa.Connection, entity: str, changed: sa.Table, keys: pd.DataFrame,
+    def _write_keys(self, conn: sa.Connection, entity: str, changed: sa.Table, keys: pd.DataFrame | dialect.Load,
                     all_new: bool) -> None:
         """Replace the keys of the records this batch changed; unchanged keys (and any split
         block on them) stay as they are. A batch of only new records just inserts its keys."""
