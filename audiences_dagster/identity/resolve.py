@@ -78,6 +78,9 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
             report.field_changes = counts["field_changes"]
             resolver.finish()
         store.ensure_indexes(conn, entity)  # after a first load, built once its rows are in place
+    if report.pending and resolver.most_pending:  # a first load: the next runs find it settled
+        dialect.vacuum_analyze(store.engine, [store.tables.source(entity), store.tables.identity_keys,
+                                              store.tables.unified(entity)])
     report.seconds = time.perf_counter() - started
     return report
 

@@ -103,6 +103,16 @@ def create_temp_table(conn: sa.Connection, name: str, columns: list[sa.Column]) 
     return table
 
 
+def vacuum_analyze(engine: sa.Engine, tables: list[sa.Table]) -> None:
+    """After a bulk load, outside any transaction: PostgreSQL's VACUUM also marks the loaded pages
+    all-visible, so the next incremental run's index-only lookups skip the table (autovacuum
+    would get there later); SQLite only needs the statistics."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        verb = "VACUUM ANALYZE" if is_postgres(conn) else "ANALYZE"
+        for table in tables:
+            conn.execute(sa.text(f"{verb} {conn.dialect.identifier_preparer.format_table(table)}"))
+
+
 # Statistics target for scratch tables on PostgreSQL: a sample of 300 x 10 rows tells a join's
 # planner sizes and distinct counts well enough, at a tenth of the default's reading.
 SCRATCH_STATISTICS_TARGET = 10

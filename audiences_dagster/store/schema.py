@@ -88,7 +88,8 @@ def _system_tables(metadata: sa.MetaData) -> None:
         sa.Column("key_value", sa.String(2048), nullable=False),
         sa.Column("record_id", sa.BigInteger(), nullable=False),
         sa.Column("blocked", sa.String(64)),
-        sa.Index(None, "entity", "key_type", "key_value"),
+        # Covering: a key's holders are read from the index alone (no visit to the table).
+        sa.Index(None, "entity", "key_type", "key_value", "record_id", "blocked"),
         sa.Index(None, "entity", "record_id"),
     )
     # Records waiting for identity resolution: a narrow queue, so marking and clearing it never

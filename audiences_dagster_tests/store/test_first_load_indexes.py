@@ -10,7 +10,7 @@ from audiences_dagster_tests.support import Workspace, people_source
 
 LOOKUPS = {("source_people", ("unified_id",)), ("source_people", ("company_domain",)),
            ("source_people", ("company_account_source", "company_account_id")),
-           ("identity_keys", ("entity", "key_type", "key_value"))}
+           ("identity_keys", ("entity", "key_type", "key_value", "record_id", "blocked"))}
 
 
 def lookups(workspace: Workspace) -> set[tuple[str, tuple[str, ...]]]:
@@ -54,3 +54,23 @@ def test_migrate_restores_the_indexes_of_a_first_load_that_stopped_before_resolu
     workspace.store.migrate()
 
     assert lookups(workspace) == LOOKUPS
+
+
+def test_store_from_revision_0005_gets_the_covering_key_index(store_url: str):
+    from audiences_dagster.store.api import Store
+    from audiences_dagster_tests.segments.test_migration import FIELDS, upgrade_to
+
+    store = Store(store_url, FIELDS)
+    try:
+        upgrade_to(store, "0005")
+        with store.engine.begin() as conn:  # what a store made before this change looked like
+            conn.execute(sa.text("DROP INDEX ix_identity_keys_entity_key_type_key_value_record_id_blocked"))
+            conn.execute(sa.text("CREATE INDEX ix_identity_keys_entity_key_type_key_value "
+                                 "ON identity_keys (entity, key_type, key_value)"))
+
+        store.migrate()
+
+        indexes = [ix["column_names"] for ix in sa.inspect(store.engine).get_indexes("identity_keys")]
+        assert sorted(indexes) == [["entity", "key_type", "key_value", "record_id", "blocked"], ["entity", "record_id"]]
+    finally:
+        store.dispose()
