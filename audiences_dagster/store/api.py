@@ -116,9 +116,12 @@ class Store:
     # builds them once, sorted, when it is done (or before it needs them).
 
     def lookup_indexes(self, entity: str) -> list[sa.Index]:
-        """The indexes only incremental work reads: the source table's secondary indexes and
-        identity_keys' index by key value (the one by record id stays: re-imported rows use it)."""
+        """The indexes only incremental work reads: identity_keys' index by key value (the one by
+        record id stays: re-imported rows use it) and, on PostgreSQL, the source table's secondary
+        indexes. SQLite keeps those: without hash joins, resolving a first load joins by them."""
         by_value = [ix for ix in self.tables.identity_keys.indexes if "key_value" in ix.columns]
+        if self.engine.dialect.name != "postgresql":
+            return by_value
         return [*self.tables.source(entity).indexes, *by_value]
 
     def begin_first_load(self, entity: str) -> bool:
