@@ -83,10 +83,7 @@ class Store:
                 cfg.set_main_option("script_location", str(MIGRATIONS))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-                added = self._add_field_columns(conn)
-                for entity in ENTITIES:  # a first load that stopped before resolution left them out
-                    self.ensure_indexes(conn, entity)
-                return added
+                return self._add_field_columns(conn)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot reach the store at {self.safe_url}: {exc.orig}") from None
 
@@ -111,33 +108,44 @@ class Store:
 
     # -- first loads ----------------------------------------------------------------------
     # Rows inserted one batch at a time land all over a lookup index (a key's value, a record's
-    # unified id), and maintaining it that way costs more than loading the rows. Until an entity
-    # has unified records, nothing reads these indexes: a first load drops them, and resolution
+    # unified id), and maintaining it that way costs more than loading the rows. Until there are
+    # unified records, nothing reads these indexes: a first load drops them, and resolution
     # builds them once, sorted, when it is done (or before it needs them).
 
-    def lookup_indexes(self, entity: str) -> list[sa.Index]:
-        """The indexes only incremental work reads: identity_keys' index by key value (the one by
-        record id stays: re-imported rows use it) and, on PostgreSQL, the source table's secondary
-        indexes. SQLite keeps those: without hash joins, resolving a first load joins by them."""
-        by_value = [ix for ix in self.tables.identity_keys.indexes if "key_value" in ix.columns]
-        if self.engine.dialect.name != "postgresql":
-            return by_value
-        return [*self.tables.source(entity).indexes, *by_value]
+    def _source_lookups(self, entity: str) -> list[sa.Index]:
+        """The source table's secondary indexes, on PostgreSQL only: SQLite has no hash joins,
+        so resolving a first load joins by them."""
+        return list(self.tables.source(entity).indexes) if self.engine.dialect.name == "postgresql" else []
 
-    def begin_first_load(self, entity: str) -> bool:
-        """Before an import: when no unified <entity> exists yet, drop the lookup indexes."""
-        unified = self.tables.unified(entity)
+    def _key_lookups(self) -> list[sa.Index]:
+        """identity_keys' index by key value (the one by record id stays: re-imported rows use it)."""
+        return [ix for ix in self.tables.identity_keys.indexes if "key_value" in ix.columns]
+
+    def begin_first_load(self, entity: str) -> None:
+        """Before an import: with no unified <entity> yet, drop its source table's lookup indexes;
+        with no unified records at all, also identity_keys' (shared by both entities)."""
         with self.engine.begin() as conn:
-            if conn.execute(sa.select(sa.exists().where(unified.c.id.is_not(None)))).scalar():
-                return False
-            for index in self.lookup_indexes(entity):
+            empty = {e: not conn.execute(sa.select(sa.exists().where(self.tables.unified(e).c.id.is_not(None)))).scalar()
+                     for e in ENTITIES}
+            dropping = self._source_lookups(entity) if empty[entity] else []
+            if all(empty.values()):
+                dropping += self._key_lookups()
+            for index in dropping:
                 index.drop(conn, checkfirst=True)
-        return True
 
     def ensure_indexes(self, conn: sa.Connection, entity: str) -> None:
-        """Build the lookup indexes a first load dropped (nothing happens when they exist)."""
-        for index in self.lookup_indexes(entity):
+        """Build the lookup indexes a first load dropped; nothing happens when they exist. Two
+        runs may get here together: on PostgreSQL the table is locked against other builders
+        (and writers) first, and the index checked again."""
+        inspector = sa.inspect(conn)
+        for index in [*self._source_lookups(entity), *self._key_lookups()]:
+            if any(ix["name"] == index.name for ix in inspector.get_indexes(index.table.name)):
+                continue
+            if dialect.is_postgres(conn):
+                conn.execute(sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(index.table)} "
+                                     "IN SHARE ROW EXCLUSIVE MODE"))
             index.create(conn, checkfirst=True)
+            inspector.clear_cache()
 
     # -- sync state -----------------------------------------------------------------------
 

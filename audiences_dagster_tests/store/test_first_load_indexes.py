@@ -1,6 +1,6 @@
 """A first load goes in without the lookup indexes, which resolution builds once the rows are in
-place; once an entity has unified records, imports keep them (and migrate restores them after a
-first load that stopped before resolution)."""
+place; once there are unified records, imports keep them (and the next resolution restores them
+after a first load that stopped before resolution)."""
 
 from __future__ import annotations
 
@@ -53,14 +53,30 @@ def test_imports_into_a_resolved_store_keep_the_lookup_indexes(workspace: Worksp
     assert lookups(workspace) == LOOKUPS
 
 
-def test_migrate_restores_the_indexes_of_a_first_load_that_stopped_before_resolution(workspace: Workspace):
-    workspace.write_csv("crm.csv", people("a"))
+def test_resolution_after_an_interrupted_first_load_restores_the_indexes(workspace: Workspace):
+    workspace.write_csv("crm.csv", people("a", "b"))
     workspace.configure({"crm": people_source("crm.csv")})
-    workspace.import_all()
+    workspace.run()  # resolved: a's and b's indexes in place
+    with workspace.store.engine.begin() as conn:  # what a first load stopped before resolution leaves
+        for index in workspace.store.tables.identity_keys.indexes:
+            if "key_value" in index.columns:
+                index.drop(conn)
 
-    workspace.store.migrate()
+    workspace.write_csv("crm.csv", people("a", "b", "c"))
+    workspace.run()  # an incremental run: finding the touched keys needs the index, so it is built first
 
     assert lookups(workspace) == LOOKUPS
+    assert len(workspace.unified()) == 3
+
+
+def test_a_first_load_of_companies_keeps_the_key_index_resolved_people_use(workspace: Workspace):
+    workspace.write_csv("crm.csv", people("a"))
+    workspace.configure({"crm": people_source("crm.csv")})
+    workspace.run()  # people resolved; no company yet
+
+    workspace.store.begin_first_load("companies")
+
+    assert ("identity_keys", ("entity", "key_type", "key_value", "record_id", "blocked")) in lookups(workspace)
 
 
 def test_store_from_revision_0005_gets_the_covering_key_index(store_url: str):
