@@ -110,8 +110,7 @@ class _Resolver:
             .join(queue, sa.and_(queue.c.entity == self.entity, queue.c.record_id == self.src.c.id))
         )).rowcount
         dialect.analyze(self.conn, self.pend)
-        highest = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(self.src.c.id), 0))).scalar_one()
-        self.most_pending = rows * 2 >= highest  # at least half of the source records: a first load, say
+        self.most_pending = rows * 2 >= self.store.newest_record_id(self.conn, self.entity)  # at least half of the source records: a first load, say
         return rows
 
     def build_edges(self) -> None:

@@ -40,8 +40,7 @@ def records_in_plan(store: Store, conn: sa.Connection) -> int:
 def records_at_most(store: Store, conn: sa.Connection) -> int:
     """A bound on records_in_plan from two index lookups instead of two counts: every unified or
     pending record is one of the source records, and source record ids only grow from 1."""
-    return sum(conn.execute(sa.select(sa.func.coalesce(sa.func.max(store.tables.source(e).c.id), 0))).scalar_one()
-               for e in ENTITIES)
+    return sum(store.newest_record_id(conn, entity) for entity in ENTITIES)
 
 
 @dataclass

@@ -309,6 +309,12 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------
 
+    def newest_record_id(self, conn: sa.Connection, entity: str) -> int:
+        """The highest source record id of an entity (0 when empty), from the primary key: ids
+        only grow from 1, so it bounds how many source records there are."""
+        src = self.tables.source(entity)
+        return conn.execute(sa.select(sa.func.coalesce(sa.func.max(src.c.id), 0))).scalar_one()
+
     def count(self, table: sa.Table, *where) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
