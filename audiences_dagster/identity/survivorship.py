@@ -51,18 +51,15 @@ def _company_domains(conn: sa.Connection, store: Store) -> sa.Table:
     return table
 
 
-def _rank_records(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
-                  dirty: sa.Table, fields: dict[str, str], overridden: list[str]) -> tuple[sa.Table, list[str]]:
-    """Every source record of the dirty ids with its position in survivorship order: one sort
-    for all fields, plus one per field with a per-field tier override."""
+def _ranked(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
+            dirty: sa.Table, fields: dict[str, str], overridden: list[str]) -> tuple[sa.Subquery, list[str]]:
+    """Every source record of the dirty ids with its position in survivorship order (one order
+    for all fields, plus one per field with a per-field tier override) and, per field, the first
+    position in its order where the field has a value: the winner's."""
     src = store.tables.source(entity)
-    columns = [sa.Column("uid", sa.BigInteger()), sa.Column("pos", sa.Integer()), sa.Column("rid", sa.BigInteger()),
-               sa.Column("source", sa.String(100)), sa.Column("deleted", sa.Integer())]
-    columns += [sa.Column(f"pos_{f}", sa.Integer()) for f in overridden]
-    columns += [sa.Column(f, src.c[f].type) for f in fields]
-    values = [src.c.unified_id, _position(config, src, entity, None), src.c.id, src.c.source,
-              sa.case((src.c.deleted_in_source, 1), else_=0)]
-    values += [_position(config, src, entity, f) for f in overridden]
+    values = [src.c.unified_id.label("uid"), _position(config, src, entity, None).label("pos"), src.c.id.label("rid"),
+              src.c.source, sa.case((src.c.deleted_in_source, 1), else_=0).label("deleted")]
+    values += [_position(config, src, entity, f).label(f"pos_{f}") for f in overridden]
     values += [src.c[f] for f in fields]
     frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
     extra = []
@@ -72,44 +69,34 @@ def _rank_records(conn: sa.Connection, store: Store, config: AudiencesConfig, en
         frm = frm.outerjoin(companies, sa.and_(companies.c.source == src.c.company_account_source,
                                                companies.c.source_id == src.c.company_account_id))
         frm = frm.outerjoin(domains, domains.c.domain == src.c.company_domain)
-        columns.append(sa.Column("company_id", sa.BigInteger()))
-        values.append(sa.func.coalesce(companies.c.unified_id, domains.c.company_id))
+        values.append(sa.func.coalesce(companies.c.unified_id, domains.c.company_id).label("company_id"))
         extra.append("company_id")
-    ranked = dialect.create_temp_table(conn, f"ranked_{entity}", columns)
-    conn.execute(sa.insert(ranked).from_select([c.name for c in columns], sa.select(*values).select_from(frm)))
-    sa.Index(None, ranked.c.uid, ranked.c.pos).create(conn)
-    dialect.analyze(conn, ranked)
-    return ranked, extra
+    ranked = sa.select(*values).select_from(frm).subquery("ranked")
+    firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), _at(ranked, n, overridden))))
+              .over(partition_by=ranked.c.uid).label(f"first_{n}") for n in [*fields, *extra]]
+    return sa.select(*ranked.c, *firsts).subquery("placed"), extra
 
 
-def _winners_select(conn: sa.Connection, entity: str, ranked: sa.Table, dirty: sa.Table, names: list[str],
+def _at(ranked: sa.Subquery, name: str, overridden: list[str]) -> sa.ColumnElement:
+    """A record's position in the order that decides `name`."""
+    return ranked.c[f"pos_{name}" if name in overridden else "pos"]
+
+
+def _winners_select(conn: sa.Connection, placed: sa.Subquery, names: list[str],
                     overridden: list[str]) -> tuple[sa.Select, list[str]]:
-    """Per id and field, the value at the first position where the field has a value. The
-    per-id aggregates are materialized first, so every join below is a keyed lookup."""
-    picks = dialect.create_temp_table(conn, f"picks_{entity}", [
-        sa.Column("uid", sa.BigInteger(), primary_key=True), sa.Column("deleted", sa.Integer()),
-        sa.Column("sources", sa.Text()), *(sa.Column(f"p_{n}", sa.Integer()) for n in names)])
-    firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), ranked.c[f"pos_{n}" if n in overridden else "pos"])))
-              for n in names]
-    conn.execute(sa.insert(picks).from_select(
-        ["uid", "deleted", "sources", *(f"p_{n}" for n in names)],
-        sa.select(ranked.c.uid, sa.func.min(ranked.c.deleted), dialect.distinct_list(conn, ranked.c.source), *firsts)
-        .group_by(ranked.c.uid)))
-    dialect.analyze(conn, picks)
-    frm = dirty.join(picks, picks.c.uid == dirty.c.uid)
-    values, columns = [dirty.c.uid], ["uid"]
+    """Per id, each field's value and source record at its winning position: one grouping over
+    the ranked records (each field's CASE matches one record per id), no join per field."""
+    values, columns = [placed.c.uid], ["uid"]
     for n in names:
-        r = sa.alias(ranked, f"r_{n}")
-        at = r.c[f"pos_{n}"] if n in overridden else r.c.pos
-        frm = frm.outerjoin(r, sa.and_(r.c.uid == dirty.c.uid, at == picks.c[f"p_{n}"]))
-        values.append(r.c[n])
+        wins = _at(placed, n, overridden) == placed.c[f"first_{n}"]
+        values.append(dialect.the_one(conn, sa.case((wins, placed.c[n]))))
         columns.append(n)
         if n != "company_id":
-            values.append(r.c.rid)
+            values.append(sa.func.max(sa.case((wins, placed.c.rid))))
             columns.append(f"{n}__from")
-    values += [picks.c.sources, picks.c.deleted == 1]
+    values += [dialect.distinct_list(conn, placed.c.source), sa.func.min(placed.c.deleted) == 1]
     columns += ["sources", "deleted_in_source"]
-    return sa.select(*values).select_from(frm), columns
+    return sa.select(*values).group_by(placed.c.uid), columns
 
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
@@ -127,8 +114,8 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     winners = dialect.create_temp_table(conn, f"winners_{entity}", winners_cols)
 
     overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
-    ranked, extra = _rank_records(conn, store, config, entity, dirty, fields, overridden)
-    select, columns = _winners_select(conn, entity, ranked, dirty, [*fields, *extra], overridden)
+    placed, extra = _ranked(conn, store, config, entity, dirty, fields, overridden)
+    select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
     conn.execute(sa.insert(winners).from_select(columns, select))
     dialect.analyze(conn, winners)
 

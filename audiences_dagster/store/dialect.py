@@ -43,6 +43,13 @@ def distinct_list(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnEle
     return sa.func.group_concat(sa.distinct(column))
 
 
+def the_one(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnElement:
+    """The one non-NULL value of a group (an aggregate). PostgreSQL has no max() of booleans."""
+    if is_postgres(conn) and isinstance(column.type, sa.Boolean):
+        return sa.func.bool_or(column)
+    return sa.func.max(column)
+
+
 @dataclass(frozen=True)
 class Load:
     """A frame rendered for one bulk load: CSV text for PostgreSQL's COPY, parameter rows for
