@@ -111,10 +111,10 @@ def change_one_percent(folder: Path, records: int) -> int:
     changed = records // 100
     bump = "2027-01-01T00:00:00"
     with sqlite3.connect(folder / "warehouse.db") as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM product_users ORDER BY id LIMIT ?", (changed * 8 // 10,))]
-        conn.executemany("UPDATE product_users SET title = 'Chief Revenue Officer', seats = seats + 1, "
-                         "updated_at = ? WHERE id = ?", [(bump, i) for i in ids])
-        new = changed - len(ids)
+        updated = conn.execute(
+            "UPDATE product_users SET title = 'Chief Revenue Officer', seats = seats + 1, updated_at = ? "
+            "WHERE id IN (SELECT id FROM product_users ORDER BY id LIMIT ?)", (bump, changed * 8 // 10)).rowcount
+        new = changed - updated
         conn.executemany(
             "INSERT INTO product_users (id, email, linkedin, first_name, last_name, title, seats, updated_at) "
             "VALUES (?, ?, '', 'New', 'Person', 'SDR', 1, ?)",

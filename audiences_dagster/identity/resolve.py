@@ -80,7 +80,7 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
         store.ensure_indexes(conn, entity)  # after a first load, built once its rows are in place
     if report.pending and resolver.most_pending:  # a first load: the next runs find it settled
         dialect.vacuum_analyze(store.engine, [store.tables.source(entity), store.tables.identity_keys,
-                                              store.tables.unified(entity)])
+                                              store.tables.unified(entity), store.tables.pending_records])
     report.seconds = time.perf_counter() - started
     return report
 
@@ -123,6 +123,7 @@ class _Resolver:
             self._hold_every_key(held)
         else:
             self._hold_touched_keys(held)
+        self.held = held
         linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
                              sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
         self.conn.execute(sa.insert(linking).from_select(
@@ -188,23 +189,17 @@ class _Resolver:
         relevant = {k: v for k, v in limits.items() if k in ENTITY_KEYS[self.entity]}
         if not relevant:
             return Counter()
-        edges, keys, src = self.edges, self.keys, self.src
-        members = self._temp("members", sa.Column("label", sa.BigInteger()), sa.Column("record_id", sa.BigInteger()))
-        labels = sa.select(edges.c.label).distinct().subquery()
-        self.conn.execute(sa.insert(members).from_select(
-            ["label", "record_id"], sa.select(labels.c.label, src.c.id).join(src, src.c.unified_id == labels.c.label)))
-        sa.Index(None, members.c.label).create(self.conn)
-        dialect.analyze(self.conn, members)
-        limit = sa.case(relevant, value=keys.c.key_type)
+        edges = self.edges
+        holdings = self._holdings(list(relevant))
+        checked = self._suspects(holdings, relevant) if self.most_pending else edges
+        limit = sa.case(relevant, value=holdings.c.key_type)
         over = (
-            sa.select(edges.c.key_type, edges.c.key_value, keys.c.key_type.label("counted"),
-                      sa.func.count(sa.distinct(keys.c.key_value)).label("n"), limit.label("limit"))
-            .join(members, members.c.label == edges.c.label)
-            .join(keys, sa.and_(keys.c.record_id == members.c.record_id, keys.c.entity == self.entity))
-            .where(keys.c.blocked.is_(None), keys.c.key_type.in_(list(relevant)),
-                   edges.c.key_type.not_in(RECORD_LINK_KEYS))
-            .group_by(edges.c.key_type, edges.c.key_value, keys.c.key_type)
-            .having(sa.func.count(sa.distinct(keys.c.key_value)) > limit)
+            sa.select(checked.c.key_type, checked.c.key_value, holdings.c.key_type.label("counted"),
+                      sa.func.count(sa.distinct(holdings.c.key_value)).label("n"), limit.label("limit"))
+            .join(holdings, holdings.c.label == checked.c.label)
+            .where(checked.c.key_type.not_in(RECORD_LINK_KEYS))
+            .group_by(checked.c.key_type, checked.c.key_value, holdings.c.key_type)
+            .having(sa.func.count(sa.distinct(holdings.c.key_value)) > limit)
         )
         rows = self.conn.execute(over).all()
         blocked = Counter()
@@ -227,6 +222,47 @@ class _Resolver:
             self.conn.execute(sa.delete(edges).where(sa.exists().where(
                 bad.c.key_type == edges.c.key_type, bad.c.key_value == edges.c.key_value)))
         return blocked
+
+    def _holdings(self, key_types: list[str]) -> sa.Subquery:
+        """(label, key type, key value) of every key of the given types held by a record of a
+        label that has a linking key. When every key was held (a first load), `held` has them all;
+        else the labels' records are listed and their keys read."""
+        if self.most_pending:
+            held = self.held
+            return (sa.select(held.c.label, held.c.key_type, held.c.key_value)
+                    .where(held.c.key_type.in_(key_types)).subquery("holdings"))
+        edges, keys, src = self.edges, self.keys, self.src
+        members = self._temp("members", sa.Column("label", sa.BigInteger()), sa.Column("record_id", sa.BigInteger()))
+        labels = sa.select(edges.c.label).distinct().subquery()
+        self.conn.execute(sa.insert(members).from_select(
+            ["label", "record_id"], sa.select(labels.c.label, src.c.id).join(src, src.c.unified_id == labels.c.label)))
+        sa.Index(None, members.c.label).create(self.conn)
+        dialect.analyze(self.conn, members)
+        return (sa.select(members.c.label, keys.c.key_type, keys.c.key_value)
+                .join(keys, sa.and_(keys.c.record_id == members.c.record_id, keys.c.entity == self.entity))
+                .where(keys.c.blocked.is_(None), keys.c.key_type.in_(key_types)).subquery("holdings"))
+
+    def _suspects(self, holdings: sa.Subquery, limits: dict[str, int]) -> sa.Subquery:
+        """The edges of linking keys that could break a limit: those whose labels together hold
+        more values of a key type than its limit, counting each label's values on their own
+        (their union can only be smaller). Most keys of a first load are cleared by this count."""
+        edges = self.edges
+        per_label = self._temp("label_counts", sa.Column("label", sa.BigInteger()), sa.Column("key_type", sa.String(32)),
+                               sa.Column("n", sa.Integer()))
+        self.conn.execute(sa.insert(per_label).from_select(
+            ["label", "key_type", "n"], sa.select(holdings.c.label, holdings.c.key_type, sa.func.count())
+            .group_by(holdings.c.label, holdings.c.key_type)))
+        dialect.analyze(self.conn, per_label)
+        suspect = self._temp("suspect_keys", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        self.conn.execute(sa.insert(suspect).from_select(
+            ["key_type", "key_value"], sa.select(edges.c.key_type, edges.c.key_value).distinct()
+            .join(per_label, per_label.c.label == edges.c.label)
+            .group_by(edges.c.key_type, edges.c.key_value, per_label.c.key_type)
+            .having(sa.func.sum(per_label.c.n) > sa.case(limits, value=per_label.c.key_type))))
+        dialect.analyze(self.conn, suspect)
+        return (sa.select(edges.c.key_type, edges.c.key_value, edges.c.label)
+                .join(suspect, sa.and_(suspect.c.key_type == edges.c.key_type, suspect.c.key_value == edges.c.key_value))
+                .subquery("checked"))
 
     def propagate(self) -> int:
         """Min-label propagation over shared keys until no label moves (connected components),

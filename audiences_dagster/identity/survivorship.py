@@ -91,9 +91,9 @@ def _winners_select(conn: sa.Connection, placed: sa.Subquery, names: list[str],
         wins = _at(placed, n, overridden) == placed.c[f"first_{n}"]
         values.append(dialect.the_one(conn, sa.case((wins, placed.c[n]))))
         columns.append(n)
-        if n != "company_id":
-            values.append(sa.func.max(sa.case((wins, placed.c.rid))))
-            columns.append(f"{n}__from")
+        if n != "company_id":  # the winning record, and its source for the history
+            values += [sa.func.max(sa.case((wins, placed.c.rid))), sa.func.max(sa.case((wins, placed.c.source)))]
+            columns += [f"{n}__from", f"{n}__source"]
     values += [dialect.distinct_list(conn, placed.c.source), sa.func.min(placed.c.deleted) == 1]
     columns += ["sources", "deleted_in_source"]
     return sa.select(*values).group_by(placed.c.uid), columns
@@ -107,7 +107,8 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     fields = config.fields(entity)
     winners_cols = [sa.Column("uid", sa.BigInteger(), primary_key=True)]
     for name in fields:
-        winners_cols += [sa.Column(name, src.c[name].type), sa.Column(f"{name}__from", sa.BigInteger())]
+        winners_cols += [sa.Column(name, src.c[name].type), sa.Column(f"{name}__from", sa.BigInteger()),
+                         sa.Column(f"{name}__source", sa.String(100))]
     winners_cols += [sa.Column("sources", sa.Text()), sa.Column("deleted_in_source", sa.Boolean())]
     if entity == "people" and links_companies(config):
         winners_cols.append(sa.Column("company_id", sa.BigInteger()))
@@ -119,54 +120,55 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     conn.execute(sa.insert(winners).from_select(columns, select))
     dialect.analyze(conn, winners)
 
-    existing = sa.exists().where(unified.c.id == winners.c.uid)
-    changes = _write_history(conn, store, entity, fields, winners, run_id, now)
-    if "company_id" in winners.c:
-        changes += _write_company_history(conn, store, winners, run_id, now)
-    assignments = {c: winners.c[c] for c in columns if c != "uid"}
+    before = _before(conn, unified, winners, [*fields, *extra])
+    changes = _write_history(conn, store, entity, [*fields, *extra], winners, before, run_id, now)
+    assignments = {c: winners.c[c] for c in columns if c != "uid" and c in unified.c}
     updated = conn.execute(
         sa.update(unified).where(unified.c.id == winners.c.uid).values(**assignments, updated_at=now)
     ).rowcount
     history = store.tables.field_history
+    new = ~sa.exists().where(before.c.id == winners.c.uid)
     conn.execute(sa.insert(history).from_select(
         ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
         sa.select(sa.literal(entity), winners.c.uid, sa.literal(created_event), winners.c.sources,
-                  sa.literal(run_id), sa.literal(now)).where(~existing)))
+                  sa.literal(run_id), sa.literal(now)).where(new)))
     created = conn.execute(sa.insert(unified).from_select(
         ["id", *assignments, "created_at", "updated_at"],
-        sa.select(winners.c.uid, *assignments.values(), sa.literal(now), sa.literal(now)).where(~existing),
+        sa.select(winners.c.uid, *assignments.values(), sa.literal(now), sa.literal(now)).where(new),
     )).rowcount
     return {"updated": updated, "created": created, "field_changes": changes}
 
 
-def _write_history(conn: sa.Connection, store: Store, entity: str, fields: dict[str, str],
-                   winners: sa.Table, run_id: str, now: datetime) -> int:
-    """One history row per changed field of an existing record (old, new, source, run, time)."""
-    unified, src, history = store.tables.unified(entity), store.tables.source(entity), store.tables.field_history
+def _before(conn: sa.Connection, unified: sa.Table, winners: sa.Table, names: list[str]) -> sa.Table:
+    """The existing unified rows of the winners' ids as they are now, read once: the history
+    compares against this copy, field by field, instead of looking each row up per field."""
+    before = dialect.create_temp_table(conn, f"before_{unified.name}", [
+        sa.Column("id", sa.BigInteger(), primary_key=True), *(sa.Column(n, unified.c[n].type) for n in names)])
+    conn.execute(sa.insert(before).from_select(
+        ["id", *names], sa.select(unified.c.id, *(unified.c[n] for n in names))
+        .join(winners, winners.c.uid == unified.c.id)))
+    dialect.analyze(conn, before)
+    return before
+
+
+def _write_history(conn: sa.Connection, store: Store, entity: str, names: list[str], winners: sa.Table,
+                   before: sa.Table, run_id: str, now: datetime) -> int:
+    """One history row per changed field of an existing record (old, new, source, run, time).
+    A person's company link changing is history too (the job-change signal reads it); it has no
+    source record of its own."""
+    history = store.tables.field_history
     total = 0
-    for name in fields:
-        old, new = unified.c[name], winners.c[name]
+    for name in names:
+        old, new = before.c[name], winners.c[name]
+        provenance = ([winners.c[f"{name}__source"], winners.c[f"{name}__from"]] if f"{name}__from" in winners.c
+                      else [sa.null(), sa.null()])
         select = (
-            sa.select(sa.literal(entity), unified.c.id, sa.literal(name), sa.cast(old, sa.Text),
-                      sa.cast(new, sa.Text), src.c.source, winners.c[f"{name}__from"],
-                      sa.literal(run_id), sa.literal(now))
-            .select_from(winners.join(unified, unified.c.id == winners.c.uid)
-                         .outerjoin(src, src.c.id == winners.c[f"{name}__from"]))
+            sa.select(sa.literal(entity), before.c.id, sa.literal(name), sa.cast(old, sa.Text),
+                      sa.cast(new, sa.Text), *provenance, sa.literal(run_id), sa.literal(now))
+            .select_from(winners.join(before, before.c.id == winners.c.uid))
             .where(old.is_distinct_from(new))
         )
         total += conn.execute(sa.insert(history).from_select(
             ["entity", "unified_id", "field", "old_value", "new_value", "source", "source_record_id",
              "run_id", "changed_at"], select)).rowcount
     return total
-
-
-def _write_company_history(conn: sa.Connection, store: Store, winners: sa.Table, run_id: str, now: datetime) -> int:
-    """A person's company link changing is history too (the job-change signal reads it)."""
-    unified, history = store.tables.unified("people"), store.tables.field_history
-    old, new = unified.c.company_id, winners.c.company_id
-    select = (sa.select(sa.literal("people"), unified.c.id, sa.literal("company_id"), sa.cast(old, sa.Text),
-                        sa.cast(new, sa.Text), sa.literal(run_id), sa.literal(now))
-              .select_from(winners.join(unified, unified.c.id == winners.c.uid))
-              .where(old.is_distinct_from(new)))
-    return conn.execute(sa.insert(history).from_select(
-        ["entity", "unified_id", "field", "old_value", "new_value", "run_id", "changed_at"], select)).rowcount

@@ -261,19 +261,27 @@ class Store:
                 sa.select(sa.literal(entity), rows.c.key_type, rows.c.key_value, rows.c.record_id)))
             return
         new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [
-            sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", sa.String(32)),
+            sa.Column("record_id", sa.BigInteger()), sa.Column("key_type", sa.String(32)),
             sa.Column("key_value", sa.String(2048))])
         conn.execute(sa.insert(new_keys).from_select(["record_id", "key_type", "key_value"], of_changed))
+        # The changed records' current keys, read once by record id; what to delete and what to
+        # insert is then a comparison of two scratch tables, not a lookup per key in identity_keys.
+        old_keys = dialect.create_temp_table(conn, f"old_keys_{entity}", [
+            sa.Column("id", sa.BigInteger()), sa.Column("record_id", sa.BigInteger()),
+            sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048))])
+        conn.execute(sa.insert(old_keys).from_select(
+            ["id", "record_id", "key_type", "key_value"],
+            sa.select(ik.c.id, ik.c.record_id, ik.c.key_type, ik.c.key_value)
+            .join(changed, sa.and_(ik.c.entity == entity, ik.c.record_id == changed.c.record_id))))
         dialect.analyze(conn, new_keys)
-        same_key = sa.and_(new_keys.c.record_id == ik.c.record_id, new_keys.c.key_type == ik.c.key_type,
-                           new_keys.c.key_value == ik.c.key_value)
-        conn.execute(sa.delete(ik).where(
-            ik.c.entity == entity, ik.c.record_id.in_(sa.select(changed.c.record_id)),
-            ~sa.exists().where(same_key)))
+        dialect.analyze(conn, old_keys)
+        same_key = sa.and_(new_keys.c.record_id == old_keys.c.record_id, new_keys.c.key_type == old_keys.c.key_type,
+                           new_keys.c.key_value == old_keys.c.key_value)
+        conn.execute(sa.delete(ik).where(ik.c.id.in_(sa.select(old_keys.c.id).where(~sa.exists().where(same_key)))))
         conn.execute(sa.insert(ik).from_select(
             ["entity", "key_type", "key_value", "record_id"],
             sa.select(sa.literal(entity), new_keys.c.key_type, new_keys.c.key_value, new_keys.c.record_id)
-            .where(~sa.exists().where(ik.c.entity == entity, same_key))))
+            .where(~sa.exists().where(same_key))))
 
     def _stage(self, conn: sa.Connection, name: str, columns: list[sa.Column]) -> sa.Table:
         copies = [sa.Column(c.name, c.type) for c in columns]

@@ -135,3 +135,35 @@ def test_email_pasted_on_many_people_does_not_collapse_them(workspace: Workspace
     assert len(workspace.unified()) == 3
     assert [(b["key_type"], b["key_value"]) for b in workspace.rows("blocked_links")] == [
         ("email", "team.lead@acme.com")]
+
+
+def test_one_person_in_three_sources_merges_even_when_the_records_outnumber_the_limit(workspace: Workspace) -> None:
+    """Three records share a LinkedIn URL under a limit of 2: they hold one URL between them, so
+    the link stands (counting records instead of distinct values would block it)."""
+    for name in ("crm", "events", "webinar"):
+        workspace.write_csv(f"{name}.csv", [_person(f"{name}1", "jane@acme.com", "linkedin.com/in/jane")])
+    workspace.configure({name: people_source(f"{name}.csv") for name in ("crm", "events", "webinar")},
+                        identity={"merge_protection": {"email": 2, "linkedin_url": 2}})
+    report = workspace.run()
+    assert len(workspace.unified()) == 1
+    assert workspace.rows("blocked_links") == []
+    assert report["people"].blocked == {}
+
+
+def test_an_email_pasted_on_people_arriving_later_does_not_collapse_the_existing_ones(workspace: Workspace) -> None:
+    """An incremental run (few records pending among many) checks the limit too."""
+    workspace.write_csv("crm.csv", [_person(f"c{i}", f"person{i}@acme.com", f"linkedin.com/in/person{i}")
+                                    for i in range(10)])
+    limits = {"merge_protection": {"linkedin_url": 2}}
+    workspace.configure({"crm": people_source("crm.csv")}, identity=limits)
+    workspace.run()
+    workspace.write_csv("events.csv", [_person(f"e{i}", "team.lead@acme.com", f"linkedin.com/in/person{i}")
+                                       for i in range(3)])
+    workspace.configure({"crm": people_source("crm.csv"), "events": people_source("events.csv")}, identity=limits)
+    report = workspace.run()
+    assert len(workspace.unified()) == 10
+    assert [(b["key_type"], b["key_value"]) for b in workspace.rows("blocked_links")] == [
+        ("email", "team.lead@acme.com")]
+    assert report["people"].blocked == {"email": 1}
+    for i in range(3):
+        assert workspace.unified_id_of("events", f"e{i}") == workspace.unified_id_of("crm", f"c{i}")

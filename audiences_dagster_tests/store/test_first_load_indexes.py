@@ -97,3 +97,25 @@ def test_store_from_revision_0005_gets_the_covering_key_index(store_url: str):
         assert sorted(indexes) == [["entity", "key_type", "key_value", "record_id", "blocked"], ["entity", "record_id"]]
     finally:
         store.dispose()
+
+
+def test_store_from_revision_0006_leaves_room_on_source_pages_for_rewritten_rows(store_url: str):
+    from audiences_dagster.store.api import Store
+    from audiences_dagster_tests.segments.test_migration import FIELDS, upgrade_to
+
+    store = Store(store_url, FIELDS)
+    try:
+        upgrade_to(store, "0006")
+        if store.engine.dialect.name == "postgresql":  # what a store made before this change looked like
+            with store.engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE source_people RESET (fillfactor)"))
+
+        store.migrate()
+
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+            if store.engine.dialect.name == "postgresql":  # SQLite has no such setting
+                options = conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'source_people'")).scalar()
+                assert options == ["fillfactor=85"]
+    finally:
+        store.dispose()
