@@ -95,8 +95,8 @@ class _Resolver:
         self.src = store.tables.source(entity)
         self.keys = store.tables.identity_keys
 
-    def _temp(self, name: str, *columns: sa.Column) -> sa.Table:
-        return dialect.create_temp_table(self.conn, f"{name}_{self.entity}", list(columns))
+    def _temp(self, name: str, *columns: sa.Column, rewritten: bool = False) -> sa.Table:
+        return dialect.create_temp_table(self.conn, f"{name}_{self.entity}", list(columns), rewritten=rewritten)
 
     def _label(self, table: sa.Table) -> sa.ColumnElement:
         return sa.func.coalesce(table.c.unified_id, table.c.id)
@@ -123,6 +123,7 @@ class _Resolver:
             self._hold_every_key(held)
         else:
             self._hold_touched_keys(held)
+        dialect.analyze(self.conn, held)
         self.held = held
         linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
                              sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
@@ -130,7 +131,7 @@ class _Resolver:
             ["key_type", "key_value"],
             sa.select(held.c.key_type, held.c.key_value)
             .group_by(held.c.key_type, held.c.key_value)
-            .having(sa.func.count(sa.distinct(held.c.label)) > 1, sa.func.max(held.c.pending) == 1)))
+            .having(sa.func.count() > 1, sa.func.max(held.c.pending) == 1)))  # held's rows are distinct
         sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, linking)
         self.edges = self._temp("edges", sa.Column("key_id", sa.Integer()), sa.Column("key_type", sa.String(32)),
@@ -273,15 +274,18 @@ class _Resolver:
         self.conn.execute(sa.insert(links).from_select(["key_id", "label"], sa.select(self.edges.c.key_id, self.edges.c.label)))
         dialect.analyze(self.conn, links)
         self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
-                                 sa.Column("root", sa.BigInteger()))
+                                 sa.Column("root", sa.BigInteger()), rewritten=True)
         every = sa.union(sa.select(links.c.label), sa.select(self.pend.c.label)).subquery()
-        self.conn.execute(sa.insert(self.labels).from_select(["label", "root"], sa.select(every.c.label, every.c.label)))
+        # Each scratch table is filled in key order: its index grows at the end, not all over.
+        self.conn.execute(sa.insert(self.labels).from_select(
+            ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label)))
         dialect.analyze(self.conn, self.labels)
         labels = self.labels
-        key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()))
+        key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()),
+                              rewritten=True)
         self.conn.execute(sa.insert(key_root).from_select(
             ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
-            .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id)))
+            .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id).order_by(links.c.key_id)))
         frontier = self._temp("moved", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
         moved = self._move(frontier, sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
@@ -297,7 +301,8 @@ class _Resolver:
             self.conn.execute(sa.delete(lowered))
             self.conn.execute(sa.insert(lowered).from_select(
                 ["key_id", "root"], sa.select(reach.c.key_id, reach.c.root)
-                .join(key_root, key_root.c.key_id == reach.c.key_id).where(reach.c.root < key_root.c.root)))
+                .join(key_root, key_root.c.key_id == reach.c.key_id).where(reach.c.root < key_root.c.root)
+                .order_by(reach.c.key_id)))
             self.conn.execute(sa.update(key_root).where(key_root.c.key_id == lowered.c.key_id)
                               .values(root=lowered.c.root))
             moved = self._move(frontier, sa.select(links.c.label, sa.func.min(lowered.c.root).label("root"))
@@ -311,7 +316,8 @@ class _Resolver:
         self.conn.execute(sa.delete(moved))
         count = self.conn.execute(sa.insert(moved).from_select(
             ["label", "root"], sa.select(offer.c.label, offer.c.root)
-            .join(labels, labels.c.label == offer.c.label).where(offer.c.root < labels.c.root))).rowcount
+            .join(labels, labels.c.label == offer.c.label).where(offer.c.root < labels.c.root)
+            .order_by(offer.c.label))).rowcount
         if count:
             self.conn.execute(sa.update(labels).where(labels.c.label == moved.c.label).values(root=moved.c.root))
         return count
@@ -371,7 +377,8 @@ class _Resolver:
         moves = self._temp("moves", sa.Column("record_id", sa.BigInteger(), primary_key=True),
                            sa.Column("final", sa.BigInteger()))
         self.conn.execute(sa.insert(moves).from_select(["record_id", "final"], sa.select(src.c.id, labels.c.root)
-                                                       .join(labels, sa.and_(src.c.unified_id == labels.c.label, moved))))
+                                                       .join(labels, sa.and_(src.c.unified_id == labels.c.label, moved))
+                                                       .order_by(src.c.id)))
         dialect.analyze(self.conn, moves)
         self.conn.execute(sa.update(src).where(src.c.id == moves.c.record_id).values(unified_id=moves.c.final))
         self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
@@ -385,7 +392,8 @@ class _Resolver:
 
     def dirty(self) -> sa.Table:
         table = self._temp("dirty", sa.Column("uid", sa.BigInteger(), primary_key=True))
-        self.conn.execute(sa.insert(table).from_select(["uid"], sa.select(self.labels.c.root).distinct()))
+        self.conn.execute(sa.insert(table).from_select(
+            ["uid"], sa.select(self.labels.c.root).distinct().order_by(self.labels.c.root)))
         dialect.analyze(self.conn, table)
         return table
 

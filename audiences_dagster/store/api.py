@@ -290,7 +290,7 @@ class Store:
     def refresh_statistics(self, entity: str) -> None:
         """After a large load, fresh planner statistics keep later incremental runs on indexes."""
         with self.engine.begin() as conn:
-            for table in (self.tables.source(entity), self.tables.identity_keys):
+            for table in (self.tables.source(entity), self.tables.identity_keys, self.tables.pending_records):
                 dialect.analyze(conn, table)
 
     def mark_unseen_deleted(self, conn: sa.Connection, source: str, entity: str, seen_pass: int) -> int:
