@@ -191,8 +191,9 @@ class _Resolver:
         if not relevant:
             return Counter()
         edges = self.edges
-        holdings = self._holdings(list(relevant))
-        checked = self._suspects(holdings, relevant) if self.most_pending else edges
+        from_held = self.most_pending and dialect.is_postgres(self.conn)  # SQLite joins by index, not hash
+        holdings = self._holdings(list(relevant), from_held)
+        checked = self._suspects(holdings, relevant) if from_held else edges
         limit = sa.case(relevant, value=holdings.c.key_type)
         over = (
             sa.select(checked.c.key_type, checked.c.key_value, holdings.c.key_type.label("counted"),
@@ -224,11 +225,11 @@ class _Resolver:
                 bad.c.key_type == edges.c.key_type, bad.c.key_value == edges.c.key_value)))
         return blocked
 
-    def _holdings(self, key_types: list[str]) -> sa.Subquery:
+    def _holdings(self, key_types: list[str], from_held: bool) -> sa.Subquery:
         """(label, key type, key value) of every key of the given types held by a record of a
-        label that has a linking key. When every key was held (a first load), `held` has them all;
-        else the labels' records are listed and their keys read."""
-        if self.most_pending:
+        label that has a linking key. When every key was held (a first load), `held` has them all
+        (`from_held`); else the labels' records are listed and their keys read by index."""
+        if from_held:
             held = self.held
             return (sa.select(held.c.label, held.c.key_type, held.c.key_value)
                     .where(held.c.key_type.in_(key_types)).subquery("holdings"))

@@ -260,14 +260,14 @@ class Store:
                 ["entity", "key_type", "key_value", "record_id"],
                 sa.select(sa.literal(entity), rows.c.key_type, rows.c.key_value, rows.c.record_id)))
             return
-        new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [
-            sa.Column("record_id", sa.BigInteger()), sa.Column("key_type", sa.String(32)),
+        new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [  # indexed for SQLite's NOT EXISTS
+            sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", sa.String(32)),
             sa.Column("key_value", sa.String(2048))])
         conn.execute(sa.insert(new_keys).from_select(["record_id", "key_type", "key_value"], of_changed))
         # The changed records' current keys, read once by record id; what to delete and what to
         # insert is then a comparison of two scratch tables, not a lookup per key in identity_keys.
         old_keys = dialect.create_temp_table(conn, f"old_keys_{entity}", [
-            sa.Column("id", sa.BigInteger()), sa.Column("record_id", sa.BigInteger()),
+            sa.Column("id", sa.BigInteger()), sa.Column("record_id", sa.BigInteger(), index=True),
             sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048))])
         conn.execute(sa.insert(old_keys).from_select(
             ["id", "record_id", "key_type", "key_value"],
