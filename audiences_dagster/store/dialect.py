@@ -52,34 +52,39 @@ def the_one(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnElement:
 
 @dataclass(frozen=True)
 class Load:
-    """A frame rendered for one bulk load: CSV text for PostgreSQL's COPY, parameter rows for
+    """A frame rendered for one bulk load: CSV text for PostgreSQL's COPY, parameter tuples for
     SQLite. Rendering is pure Python and needs no connection, so an import renders the next batch
     in its read-ahead thread while this one is written."""
 
     columns: tuple[str, ...]
     rows: int
     text: str | None = None
-    records: list[dict] | None = None
+    values: list[tuple] | None = None
+
+
+# How SQLAlchemy stores a DateTime in SQLite (its default storage format), and how COPY reads one.
+DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def render_load(backend: str, frame: pd.DataFrame) -> Load:
     """Render a frame for `bulk_load` on a store of this backend (an engine's dialect name)."""
     columns = tuple(frame.columns)
-    if backend != "postgresql":
-        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-        return Load(columns, len(frame), records=records)
     out = frame.copy()
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            out[column] = out[column].dt.strftime(DATETIME_TEXT)
+    if backend != "postgresql":
+        lists = [out[c].astype(object).where(out[c].notna(), None).tolist() for c in columns]
+        return Load(columns, len(frame), values=list(zip(*lists)))
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, header=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL)
     return Load(columns, len(frame), text=buffer.getvalue())
 
 
 def bulk_load(conn: sa.Connection, table: sa.Table, data: pd.DataFrame | Load) -> None:
-    """Load a batch into a (staging) table: COPY on PostgreSQL, executemany on SQLite. The batch
-    is a frame (its columns the table has are loaded) or a Load rendered ahead for this table."""
+    """Load a batch into a (staging) table: COPY on PostgreSQL, one executemany of plain tuples
+    on SQLite (the DBAPI's own, without a dict and a bind step per row). The batch is a frame (its
+    columns the table has are loaded) or a Load rendered ahead for this table."""
     if isinstance(data, pd.DataFrame):
         data = render_load(conn.dialect.name, data[[c for c in data.columns if c in table.c]])
     unknown = set(data.columns) - set(table.c.keys())
@@ -87,12 +92,17 @@ def bulk_load(conn: sa.Connection, table: sa.Table, data: pd.DataFrame | Load) -
         raise ValueError(f"{table.name} has no column(s) {sorted(unknown)} to load")
     if not data.rows:
         return
-    if data.text is None:
-        conn.execute(sa.insert(table), data.records)
-        return
     preparer = conn.dialect.identifier_preparer
     names = ", ".join(preparer.quote(c) for c in data.columns)
     raw = conn.connection.dbapi_connection
+    if data.text is None:
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {preparer.format_table(table)} ({names}) "
+                               f"VALUES ({', '.join('?' for _ in data.columns)})", data.values)
+        finally:
+            cursor.close()
+        return
     with raw.cursor() as cursor:
         cursor.copy_expert(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
                            io.StringIO(data.text))
