@@ -346,11 +346,12 @@ class _Resolver:
                                               survivor_edge.c.label == labels.c.root))))
         sa.Index(None, candidates.c.label, candidates.c.rank).create(self.conn)
         dialect.analyze(self.conn, candidates)
-        best = (sa.select(candidates.c.label, sa.func.min(candidates.c.rank).label("rank"))
-                .group_by(candidates.c.label).subquery("best"))
-        chosen = (sa.select(candidates.c.label, candidates.c.rank, sa.func.min(candidates.c.key_value).label("key_value"))
-                  .join(best, sa.and_(best.c.label == candidates.c.label, best.c.rank == candidates.c.rank))
-                  .group_by(candidates.c.label, candidates.c.rank).subquery("chosen"))
+        # Per absorbed label its best-ranked key (the smallest value among equals): one sorted pass.
+        first = sa.func.row_number().over(partition_by=candidates.c.label,
+                                          order_by=(candidates.c.rank, candidates.c.key_value))
+        ranked = sa.select(candidates.c.label, candidates.c.rank, candidates.c.key_value, first.label("n")).subquery()
+        chosen = (sa.select(ranked.c.label, ranked.c.rank, ranked.c.key_value)
+                  .where(ranked.c.n == 1).subquery("chosen"))
         self.conn.execute(sa.insert(merge_log).from_select(
             ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
             sa.select(sa.literal(self.entity), labels.c.root, chosen.c.label,
