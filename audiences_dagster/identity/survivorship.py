@@ -55,11 +55,12 @@ def _ranked(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: 
             dirty: sa.Table, fields: dict[str, str], overridden: list[str]) -> tuple[sa.Subquery, list[str]]:
     """Every source record of the dirty ids with its position in survivorship order (one order
     for all fields, plus one per field with a per-field tier override) and, per field, the first
-    position in its order where the field has a value: the winner's."""
+    position in its order where the field has a value: the winner's. Its own columns start with
+    an underscore, which no configured field name does."""
     src = store.tables.source(entity)
-    values = [src.c.unified_id.label("uid"), _position(config, src, entity, None).label("pos"), src.c.id.label("rid"),
-              src.c.source, sa.case((src.c.deleted_in_source, 1), else_=0).label("deleted")]
-    values += [_position(config, src, entity, f).label(f"pos_{f}") for f in overridden]
+    values = [src.c.unified_id.label("_uid"), _position(config, src, entity, None).label("_pos"), src.c.id.label("_rid"),
+              src.c.source.label("_source"), sa.case((src.c.deleted_in_source, 1), else_=0).label("_deleted")]
+    values += [_position(config, src, entity, f).label(f"_pos_{f}") for f in overridden]
     values += [src.c[f] for f in fields]
     frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
     extra = []
@@ -73,30 +74,30 @@ def _ranked(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: 
         extra.append("company_id")
     ranked = sa.select(*values).select_from(frm).subquery("ranked")
     firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), _at(ranked, n, overridden))))
-              .over(partition_by=ranked.c.uid).label(f"first_{n}") for n in [*fields, *extra]]
+              .over(partition_by=ranked.c._uid).label(f"_first_{n}") for n in [*fields, *extra]]
     return sa.select(*ranked.c, *firsts).subquery("placed"), extra
 
 
 def _at(ranked: sa.Subquery, name: str, overridden: list[str]) -> sa.ColumnElement:
     """A record's position in the order that decides `name`."""
-    return ranked.c[f"pos_{name}" if name in overridden else "pos"]
+    return ranked.c[f"_pos_{name}" if name in overridden else "_pos"]
 
 
 def _winners_select(conn: sa.Connection, placed: sa.Subquery, names: list[str],
                     overridden: list[str]) -> tuple[sa.Select, list[str]]:
     """Per id, each field's value and source record at its winning position: one grouping over
     the ranked records (each field's CASE matches one record per id), no join per field."""
-    values, columns = [placed.c.uid], ["uid"]
+    values, columns = [placed.c._uid], ["_uid"]
     for n in names:
-        wins = _at(placed, n, overridden) == placed.c[f"first_{n}"]
+        wins = _at(placed, n, overridden) == placed.c[f"_first_{n}"]
         values.append(dialect.the_one(conn, sa.case((wins, placed.c[n]))))
         columns.append(n)
         if n != "company_id":  # the winning record, and its source for the history
-            values += [sa.func.max(sa.case((wins, placed.c.rid))), sa.func.max(sa.case((wins, placed.c.source)))]
-            columns += [f"{n}__from", f"{n}__source"]
-    values += [dialect.distinct_list(conn, placed.c.source), sa.func.min(placed.c.deleted) == 1]
+            values += [sa.func.max(sa.case((wins, placed.c._rid))), sa.func.max(sa.case((wins, placed.c._source)))]
+            columns += [f"{n}__from", f"_source_{n}"]
+    values += [dialect.distinct_list(conn, placed.c._source), sa.func.min(placed.c._deleted) == 1]
     columns += ["sources", "deleted_in_source"]
-    return sa.select(*values).group_by(placed.c.uid), columns
+    return sa.select(*values).group_by(placed.c._uid), columns
 
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
@@ -105,10 +106,10 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     source records: update existing rows with history, insert new ones."""
     src, unified = store.tables.source(entity), store.tables.unified(entity)
     fields = config.fields(entity)
-    winners_cols = [sa.Column("uid", sa.BigInteger(), primary_key=True)]
+    winners_cols = [sa.Column("_uid", sa.BigInteger(), primary_key=True)]  # "_": no field name
     for name in fields:
         winners_cols += [sa.Column(name, src.c[name].type), sa.Column(f"{name}__from", sa.BigInteger()),
-                         sa.Column(f"{name}__source", sa.String(100))]
+                         sa.Column(f"_source_{name}", sa.String(100))]
     winners_cols += [sa.Column("sources", sa.Text()), sa.Column("deleted_in_source", sa.Boolean())]
     if entity == "people" and links_companies(config):
         winners_cols.append(sa.Column("company_id", sa.BigInteger()))
@@ -122,19 +123,19 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
 
     before = _before(conn, unified, winners, [*fields, *extra])
     changes = _write_history(conn, store, entity, [*fields, *extra], winners, before, run_id, now)
-    assignments = {c: winners.c[c] for c in columns if c != "uid" and c in unified.c}
+    assignments = {c: winners.c[c] for c in columns if c in unified.c}
     updated = conn.execute(
-        sa.update(unified).where(unified.c.id == winners.c.uid).values(**assignments, updated_at=now)
+        sa.update(unified).where(unified.c.id == winners.c._uid).values(**assignments, updated_at=now)
     ).rowcount
     history = store.tables.field_history
-    new = ~sa.exists().where(before.c.id == winners.c.uid)
+    new = ~sa.exists().where(before.c.id == winners.c._uid)
     conn.execute(sa.insert(history).from_select(
         ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
-        sa.select(sa.literal(entity), winners.c.uid, sa.literal(created_event), winners.c.sources,
+        sa.select(sa.literal(entity), winners.c._uid, sa.literal(created_event), winners.c.sources,
                   sa.literal(run_id), sa.literal(now)).where(new)))
     created = conn.execute(sa.insert(unified).from_select(
         ["id", *assignments, "created_at", "updated_at"],
-        sa.select(winners.c.uid, *assignments.values(), sa.literal(now), sa.literal(now)).where(new),
+        sa.select(winners.c._uid, *assignments.values(), sa.literal(now), sa.literal(now)).where(new),
     )).rowcount
     return {"updated": updated, "created": created, "field_changes": changes}
 
@@ -146,7 +147,7 @@ def _before(conn: sa.Connection, unified: sa.Table, winners: sa.Table, names: li
         sa.Column("id", sa.BigInteger(), primary_key=True), *(sa.Column(n, unified.c[n].type) for n in names)])
     conn.execute(sa.insert(before).from_select(
         ["id", *names], sa.select(unified.c.id, *(unified.c[n] for n in names))
-        .join(winners, winners.c.uid == unified.c.id)))
+        .join(winners, winners.c._uid == unified.c.id)))
     dialect.analyze(conn, before)
     return before
 
@@ -160,12 +161,12 @@ def _write_history(conn: sa.Connection, store: Store, entity: str, names: list[s
     total = 0
     for name in names:
         old, new = before.c[name], winners.c[name]
-        provenance = ([winners.c[f"{name}__source"], winners.c[f"{name}__from"]] if f"{name}__from" in winners.c
+        provenance = ([winners.c[f"_source_{name}"], winners.c[f"{name}__from"]] if f"{name}__from" in winners.c
                       else [sa.null(), sa.null()])
         select = (
             sa.select(sa.literal(entity), before.c.id, sa.literal(name), sa.cast(old, sa.Text),
                       sa.cast(new, sa.Text), *provenance, sa.literal(run_id), sa.literal(now))
-            .select_from(winners.join(before, before.c.id == winners.c.uid))
+            .select_from(winners.join(before, before.c.id == winners.c._uid))
             .where(old.is_distinct_from(new))
         )
         total += conn.execute(sa.insert(history).from_select(

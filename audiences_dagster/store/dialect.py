@@ -94,15 +94,11 @@ def bulk_load(conn: sa.Connection, table: sa.Table, data: pd.DataFrame | Load) -
         return
     preparer = conn.dialect.identifier_preparer
     names = ", ".join(preparer.quote(c) for c in data.columns)
-    raw = conn.connection.dbapi_connection
     if data.text is None:
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO {preparer.format_table(table)} ({names}) "
-                               f"VALUES ({', '.join('?' for _ in data.columns)})", data.values)
-        finally:
-            cursor.close()
+        conn.exec_driver_sql(f"INSERT INTO {preparer.format_table(table)} ({names}) "
+                             f"VALUES ({', '.join('?' for _ in data.columns)})", data.values)
         return
+    raw = conn.connection.dbapi_connection
     with raw.cursor() as cursor:
         cursor.copy_expert(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
                            io.StringIO(data.text))

@@ -62,3 +62,17 @@ def test_from_column_points_at_the_winning_source_record(workspace: Workspace) -
                           survivorship={"people": {"title": ["warehouse", "salesforce"]}})
     assert person["first_name__from"] == source_record_id(workspace, "crm", "1")
     assert person["title__from"] == source_record_id(workspace, "warehouse", "1")
+
+
+def test_fields_named_like_survivorship_work_columns_keep_their_own_values(workspace: Workspace) -> None:
+    """`name` beside `first_name`, and fields called deleted, pos, rid or uid: survivorship's own
+    columns never take their place."""
+    names = ["name", "first_name", "deleted", "pos", "rid", "uid", "email__source"]
+    rows = [{"id": "1", "email": "jane@acme.com", **{n: f"{n} value" for n in names}}]
+    workspace.write_csv("crm.csv", rows)
+    fields = {"email": {"column": "email", "type": "email"}, **{n: {"column": n} for n in names}}
+    workspace.configure({"crm": {"kind": "csv", "entity": "people", "path": "crm.csv", "unique_id": "id",
+                                 "fields": fields}})
+    workspace.run()
+    [person] = workspace.unified()
+    assert {n: person[n] for n in names} == {n: f"{n} value" for n in names}
