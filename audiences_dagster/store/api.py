@@ -115,7 +115,7 @@ class Store:
     def _source_lookups(self, entity: str) -> list[sa.Index]:
         """The source table's secondary indexes, on PostgreSQL only: SQLite has no hash joins,
         so resolving a first load joins by them."""
-        return list(self.tables.source(entity).indexes) if self.engine.dialect.name == "postgresql" else []
+        return list(self.tables.source(entity).indexes) if dialect.is_postgres(self.engine) else []
 
     def _key_lookups(self) -> list[sa.Index]:
         """identity_keys' index by key value (the one by record id stays: re-imported rows use it)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -20,10 +23,19 @@ def upgrade_to(store: Store, revision: str) -> None:
         command.upgrade(cfg, revision)
 
 
-def test_store_from_revision_0001_gets_the_segment_tables(store_url: str):
+@contextmanager
+def store_at(store_url: str, revision: str) -> Iterator[Store]:
+    """A store brought up to an earlier revision (what a store made before a change looks like)."""
     store = Store(store_url, FIELDS)
     try:
-        upgrade_to(store, "0001")
+        upgrade_to(store, revision)
+        yield store
+    finally:
+        store.dispose()
+
+
+def test_store_from_revision_0001_gets_the_segment_tables(store_url: str):
+    with store_at(store_url, "0001") as store:
         with store.engine.begin() as conn:  # what a store made before this change looked like
             for name in SEGMENT_TABLES:
                 conn.execute(sa.text(f"DROP TABLE {name}"))
@@ -36,16 +48,12 @@ def test_store_from_revision_0001_gets_the_segment_tables(store_url: str):
         with store.engine.begin() as conn:
             conn.execute(sa.insert(members).values(segment="s", record_id=1, entered_at=sa.func.now()))
         assert store.count(members) == 1
-    finally:
-        store.dispose()
 
 
 def test_store_from_revision_0003_gets_signal_tables_and_the_updated_at_index(store_url: str):
     from audiences_dagster.store.schema import SIGNAL_TABLES
 
-    store = Store(store_url, FIELDS)
-    try:
-        upgrade_to(store, "0003")
+    with store_at(store_url, "0003") as store:
         with store.engine.begin() as conn:  # what a store made before this change looked like
             for name in SIGNAL_TABLES:
                 conn.execute(sa.text(f"DROP TABLE {name}"))
@@ -58,14 +66,10 @@ def test_store_from_revision_0003_gets_signal_tables_and_the_updated_at_index(st
         assert set(SIGNAL_TABLES) <= set(inspector.get_table_names())
         assert ["updated_at"] in [ix["column_names"] for ix in inspector.get_indexes("unified_people")]
         assert ["entity", "field", "changed_at"] in [ix["column_names"] for ix in inspector.get_indexes("field_history")]
-    finally:
-        store.dispose()
 
 
 def test_store_from_revision_0004_trades_its_segment_event_indexes_for_the_ones_refreshes_read(store_url: str):
-    store = Store(store_url, FIELDS)
-    try:
-        upgrade_to(store, "0004")
+    with store_at(store_url, "0004") as store:
         with store.engine.begin() as conn:  # what a store made before this change looked like
             conn.execute(sa.text("DROP INDEX ix_segment_events_segment_id"))
             conn.execute(sa.text("DROP INDEX ix_segment_members_record_id"))
@@ -78,5 +82,3 @@ def test_store_from_revision_0004_trades_its_segment_event_indexes_for_the_ones_
         event_indexes = [ix["column_names"] for ix in inspector.get_indexes("segment_events")]
         assert event_indexes == [["segment", "id"]]
         assert [ix["column_names"] for ix in inspector.get_indexes("segment_members")] == [["record_id"]]
-    finally:
-        store.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from audiences_dagster_tests.segments.test_migration import store_at
 from audiences_dagster_tests.support import Workspace, people_source
 
 LOOKUPS = {("source_people", ("unified_id",)), ("source_people", ("company_domain",)),
@@ -80,12 +81,7 @@ def test_a_first_load_of_companies_keeps_the_key_index_resolved_people_use(works
 
 
 def test_store_from_revision_0005_gets_the_covering_key_index(store_url: str):
-    from audiences_dagster.store.api import Store
-    from audiences_dagster_tests.segments.test_migration import FIELDS, upgrade_to
-
-    store = Store(store_url, FIELDS)
-    try:
-        upgrade_to(store, "0005")
+    with store_at(store_url, "0005") as store:
         with store.engine.begin() as conn:  # what a store made before this change looked like
             conn.execute(sa.text("DROP INDEX ix_identity_keys_entity_key_type_key_value_record_id_blocked"))
             conn.execute(sa.text("CREATE INDEX ix_identity_keys_entity_key_type_key_value "
@@ -95,17 +91,10 @@ def test_store_from_revision_0005_gets_the_covering_key_index(store_url: str):
 
         indexes = [ix["column_names"] for ix in sa.inspect(store.engine).get_indexes("identity_keys")]
         assert sorted(indexes) == [["entity", "key_type", "key_value", "record_id", "blocked"], ["entity", "record_id"]]
-    finally:
-        store.dispose()
 
 
 def test_store_from_revision_0006_leaves_room_on_source_pages_for_rewritten_rows(store_url: str):
-    from audiences_dagster.store.api import Store
-    from audiences_dagster_tests.segments.test_migration import FIELDS, upgrade_to
-
-    store = Store(store_url, FIELDS)
-    try:
-        upgrade_to(store, "0006")
+    with store_at(store_url, "0006") as store:
         if store.engine.dialect.name == "postgresql":  # what a store made before this change looked like
             with store.engine.begin() as conn:
                 conn.execute(sa.text("ALTER TABLE source_people RESET (fillfactor)"))
@@ -117,5 +106,3 @@ def test_store_from_revision_0006_leaves_room_on_source_pages_for_rewritten_rows
             if store.engine.dialect.name == "postgresql":  # SQLite has no such setting
                 options = conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'source_people'")).scalar()
                 assert options == ["fillfactor=85"]
-    finally:
-        store.dispose()
