@@ -22,9 +22,12 @@ def insert(bind: sa.Connection, table: sa.Table):
 
 def new_ids(conn: sa.Connection, table: sa.Table) -> sa.ColumnElement:
     """Fresh ids for rows about to be inserted into `table` from a SELECT, so another column
-    (a source record's own unified id) can carry the same value in the same statement."""
+    (a source record's own unified id) can carry the same value in the same statement. The
+    sequence is looked up once, here: pg_get_serial_sequence() in the SELECT would search the
+    catalog for every row (7 us each, against 0.3 us for nextval of a regclass constant)."""
     if is_postgres(conn):
-        return sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+        sequence = conn.execute(sa.select(sa.func.pg_get_serial_sequence(table.name, "id"))).scalar_one()
+        return sa.func.nextval(sa.cast(sa.literal(sequence), postgresql.REGCLASS))
     highest = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)).scalar_subquery()
     return highest + sa.func.row_number().over()
 
@@ -100,8 +103,10 @@ def bulk_load(conn: sa.Connection, table: sa.Table, data: pd.DataFrame | Load) -
         return
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cursor:
+        # One read of the whole text: with the default 8 kB reads, each read waits for the GIL
+        # that the read-ahead thread holds while mapping the next batch (seconds per source).
         cursor.copy_expert(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                           io.StringIO(data.text))
+                           io.StringIO(data.text), size=max(len(data.text), 8192))
 
 
 # Room left on each page of a scratch table whose rows are rewritten in place (PostgreSQL): the
