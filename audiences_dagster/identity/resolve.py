@@ -22,6 +22,7 @@ from audiences_dagster.identity.survivorship import apply_survivorship
 from audiences_dagster.sources.mapping import CONVERSION_KEY, MERGE_KEY, RECORD_LINK_KEYS
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import Store, utcnow
+from audiences_dagster.store.schema import key_text
 
 MAX_ITERATIONS = 100
 # Added to a key's priority when the absorbed record shares it only with another absorbed one.
@@ -117,7 +118,7 @@ class _Resolver:
         """Every (key, label) pair for keys a pending record holds and that two or more labels
         share (other holders come along); each such linking key gets a small integer id. The
         keys are found from the pending records, or, when most records are pending, in one pass."""
-        held = self._temp("held", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)),
+        held = self._temp("held", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)),
                           sa.Column("label", sa.BigInteger()), sa.Column("pending", sa.Integer()))
         if self.most_pending:
             self._hold_every_key(held)
@@ -126,7 +127,7 @@ class _Resolver:
         dialect.analyze(self.conn, held)
         self.held = held
         linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
-                             sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+                             sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
         self.conn.execute(sa.insert(linking).from_select(
             ["key_type", "key_value"],
             sa.select(held.c.key_type, held.c.key_value)
@@ -134,8 +135,8 @@ class _Resolver:
             .having(sa.func.count() > 1, sa.func.max(held.c.pending) == 1)))  # held's rows are distinct
         sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, linking)
-        self.edges = self._temp("edges", sa.Column("key_id", sa.Integer()), sa.Column("key_type", sa.String(32)),
-                                sa.Column("key_value", sa.String(2048)), sa.Column("label", sa.BigInteger()))
+        self.edges = self._temp("edges", sa.Column("key_id", sa.Integer()), sa.Column("key_type", key_text(32)),
+                                sa.Column("key_value", key_text(2048)), sa.Column("label", sa.BigInteger()))
         self.conn.execute(sa.insert(self.edges).from_select(
             ["key_id", "key_type", "key_value", "label"],
             sa.select(linking.c.key_id, held.c.key_type, held.c.key_value, held.c.label)
@@ -149,7 +150,7 @@ class _Resolver:
         their labels: with the holders counted, the planner probes the source table by id instead
         of scanning it (which it prefers for one combined join)."""
         keys, src = self.keys, self.src
-        touched = self._temp("touched", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        touched = self._temp("touched", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
         self.conn.execute(sa.insert(touched).from_select(
             ["key_type", "key_value"],
             sa.select(keys.c.key_type, keys.c.key_value).distinct()
@@ -157,8 +158,8 @@ class _Resolver:
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))))
         sa.Index(None, touched.c.key_type, touched.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, touched)
-        holders = self._temp("holders", sa.Column("key_type", sa.String(32)),
-                             sa.Column("key_value", sa.String(2048)), sa.Column("record_id", sa.BigInteger()))
+        holders = self._temp("holders", sa.Column("key_type", key_text(32)),
+                             sa.Column("key_value", key_text(2048)), sa.Column("record_id", sa.BigInteger()))
         self.conn.execute(sa.insert(holders).from_select(
             ["key_type", "key_value", "record_id"],
             sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id)
@@ -219,7 +220,7 @@ class _Resolver:
             })
         if entries:
             self.conn.execute(sa.insert(self.store.tables.blocked_links), entries)
-            bad = self._temp("bad_keys", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+            bad = self._temp("bad_keys", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
             self.conn.execute(sa.insert(bad), [{"key_type": e["key_type"], "key_value": e["key_value"]} for e in entries])
             self.conn.execute(sa.delete(edges).where(sa.exists().where(
                 bad.c.key_type == edges.c.key_type, bad.c.key_value == edges.c.key_value)))
@@ -249,13 +250,13 @@ class _Resolver:
         more values of a key type than its limit, counting each label's values on their own
         (their union can only be smaller). Most keys of a first load are cleared by this count."""
         edges = self.edges
-        per_label = self._temp("label_counts", sa.Column("label", sa.BigInteger()), sa.Column("key_type", sa.String(32)),
+        per_label = self._temp("label_counts", sa.Column("label", sa.BigInteger()), sa.Column("key_type", key_text(32)),
                                sa.Column("n", sa.Integer()))
         self.conn.execute(sa.insert(per_label).from_select(
             ["label", "key_type", "n"], sa.select(holdings.c.label, holdings.c.key_type, sa.func.count())
             .group_by(holdings.c.label, holdings.c.key_type)))
         dialect.analyze(self.conn, per_label)
-        suspect = self._temp("suspect_keys", sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048)))
+        suspect = self._temp("suspect_keys", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
         self.conn.execute(sa.insert(suspect).from_select(
             ["key_type", "key_value"], sa.select(edges.c.key_type, edges.c.key_value).distinct()
             .join(per_label, per_label.c.label == edges.c.label)
@@ -334,7 +335,7 @@ class _Resolver:
         survivor_edge = sa.alias(edges, "survivor_edge")
         # Each key of each absorbed label, ranked; keys the survivor also holds rank first.
         candidates = self._temp("candidates", sa.Column("label", sa.BigInteger()), sa.Column("root", sa.BigInteger()),
-                                sa.Column("key_value", sa.String(2048)), sa.Column("rank", sa.Integer()))
+                                sa.Column("key_value", key_text(2048)), sa.Column("rank", sa.Integer()))
         rank = sa.case(priority, value=edges.c.key_type, else_=99) + sa.case(
             (survivor_edge.c.label.is_(None), INDIRECT), else_=0)
         self.conn.execute(sa.insert(candidates).from_select(

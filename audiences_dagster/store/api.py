@@ -16,7 +16,7 @@ from alembic.operations import Operations
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.store import dialect
-from audiences_dagster.store.schema import ENTITIES, Tables, build_metadata, sql_type
+from audiences_dagster.store.schema import ENTITIES, Tables, build_metadata, key_text, sql_type
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 TYPE_FAMILY = {"text": "text", "email": "text", "url": "text", "phone": "text",
@@ -252,8 +252,8 @@ class Store:
         block on them) stay as they are. A batch of only new records just inserts its keys."""
         ik = self.tables.identity_keys
         stage_keys = dialect.create_temp_table(conn, f"stage_keys_{entity}", [
-            sa.Column("source_id", sa.String(255)), sa.Column("key_type", sa.String(32)),
-            sa.Column("key_value", sa.String(2048))])
+            sa.Column("source_id", sa.String(255)), sa.Column("key_type", key_text(32)),
+            sa.Column("key_value", key_text(2048))])
         dialect.bulk_load(conn, stage_keys, keys)
         dialect.analyze(conn, stage_keys)
         of_changed = (sa.select(changed.c.record_id, stage_keys.c.key_type, stage_keys.c.key_value)
@@ -265,14 +265,14 @@ class Store:
                 sa.select(sa.literal(entity), rows.c.key_type, rows.c.key_value, rows.c.record_id)))
             return
         new_keys = dialect.create_temp_table(conn, f"new_keys_{entity}", [  # indexed for SQLite's NOT EXISTS
-            sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", sa.String(32)),
-            sa.Column("key_value", sa.String(2048))])
+            sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", key_text(32)),
+            sa.Column("key_value", key_text(2048))])
         conn.execute(sa.insert(new_keys).from_select(["record_id", "key_type", "key_value"], of_changed))
         # The changed records' current keys, read once by record id; what to delete and what to
         # insert is then a comparison of two scratch tables, not a lookup per key in identity_keys.
         old_keys = dialect.create_temp_table(conn, f"old_keys_{entity}", [
             sa.Column("id", sa.BigInteger()), sa.Column("record_id", sa.BigInteger(), index=True),
-            sa.Column("key_type", sa.String(32)), sa.Column("key_value", sa.String(2048))])
+            sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048))])
         conn.execute(sa.insert(old_keys).from_select(
             ["id", "record_id", "key_type", "key_value"],
             sa.select(ik.c.id, ik.c.record_id, ik.c.key_type, ik.c.key_value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 ENTITIES = ("people", "companies")
 
@@ -16,6 +17,17 @@ NAMING = {
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def key_text(length: int) -> sa.types.TypeEngine:
+    """Text that identity resolution sorts, groups, joins and indexes (an identity key's entity,
+    type and value). On PostgreSQL it is in the "C" collation: compared byte by byte, sorted with
+    abbreviated keys, a key index builds and a sort runs about twice as fast as in the database's
+    default (C.UTF-8 here is a libc collation: strcoll per comparison). Keys are normalized text
+    matched for equality, so their order means nothing. Every column compared with one must be
+    declared with this type too: PostgreSQL refuses to compare two different implicit collations."""
+    return sa.String(length).with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
+
 
 SQL_TYPES: dict[str, sa.types.TypeEngine] = {
     "text": sa.Text(),
@@ -89,9 +101,9 @@ def _system_tables(metadata: sa.MetaData) -> None:
     sa.Table(
         "identity_keys", metadata,
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("entity", sa.String(16), nullable=False),
-        sa.Column("key_type", sa.String(32), nullable=False),
-        sa.Column("key_value", sa.String(2048), nullable=False),
+        sa.Column("entity", key_text(16), nullable=False),
+        sa.Column("key_type", key_text(32), nullable=False),
+        sa.Column("key_value", key_text(2048), nullable=False),
         sa.Column("record_id", sa.BigInteger(), nullable=False),
         sa.Column("blocked", sa.String(64)),
         # Covering: a key's holders are read from the index alone (no visit to the table).

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
+
 import pytest
 
+from audiences_dagster.sources import csv_file
 from audiences_dagster.sources.base import SourceError
 from audiences_dagster.sources.importer import ImportReport
 from audiences_dagster_tests.sources.interruptions import interrupt_second_batch
@@ -44,6 +49,44 @@ def test_unchanged_file_and_mapping_are_skipped(workspace: Workspace) -> None:
     report = workspace.import_all()["crm"]
     assert report.skipped == "file and mapping unchanged since the last complete import"
     assert report.rows_read == 0
+
+
+def settle(path, seconds_ago: int = 3600) -> int:
+    """Date the file's last change back, as an export written earlier looks; returns that time."""
+    then = time.time_ns() - seconds_ago * 1_000_000_000
+    os.utime(path, ns=(then, then))
+    return then
+
+
+def test_a_settled_unchanged_file_is_not_read_again(workspace: Workspace, monkeypatch) -> None:
+    settle(workspace.write_csv("people.csv", people(3)))
+    workspace.configure({"crm": people_source("people.csv")})
+    workspace.import_all()
+    hashed, sha256 = [], hashlib.sha256
+
+    def counting(*data):  # a file is hashed chunk by chunk into an empty digest
+        hashed.extend([] if data else [1])
+        return sha256(*data)
+
+    monkeypatch.setattr(csv_file.hashlib, "sha256", counting)
+
+    report = workspace.import_all()["crm"]
+
+    assert report.skipped == "file and mapping unchanged since the last complete import"
+    assert hashed == []
+
+
+def test_a_file_rewritten_while_its_time_was_recent_is_read_again(workspace: Workspace) -> None:
+    path = workspace.write_csv("people.csv", people(3))
+    written = os.stat(path).st_mtime_ns
+    workspace.configure({"crm": people_source("people.csv")})
+    workspace.import_all()
+
+    workspace.write_csv("people.csv", people(3, renamed={"p1": "Name9"}))  # same size, within the same clock tick
+    os.utime(path, ns=(written, written))
+    report = workspace.import_all()["crm"]
+
+    assert (report.counts.updated, report.counts.unchanged) == (1, 2)
 
 
 def test_missing_column_fails_before_any_write_naming_file_and_column(workspace: Workspace) -> None:

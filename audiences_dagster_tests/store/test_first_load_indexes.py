@@ -5,10 +5,13 @@ after a first load that stopped before resolution)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
+from audiences_dagster.store.api import MIGRATIONS
 from audiences_dagster_tests.segments.test_migration import store_at
 from audiences_dagster_tests.support import Workspace, people_source
 
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 LOOKUPS = {("source_people", ("unified_id",)), ("source_people", ("company_domain",)),
            ("source_people", ("company_account_source", "company_account_id")),
            ("identity_keys", ("entity", "key_type", "key_value", "record_id", "blocked"))}
@@ -102,7 +105,32 @@ def test_store_from_revision_0006_leaves_room_on_source_pages_for_rewritten_rows
         store.migrate()
 
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD
             if store.engine.dialect.name == "postgresql":  # SQLite has no such setting
                 options = conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'source_people'")).scalar()
                 assert options == ["fillfactor=85"]
+
+
+def test_store_from_revision_0007_compares_identity_keys_byte_by_byte(store_url: str):
+    key_columns = {"entity": "people", "key_type": "email", "key_value": "ana@acme.com"}
+    with store_at(store_url, "0007") as store:
+        postgres = store.engine.dialect.name == "postgresql"
+        with store.engine.begin() as conn:
+            if postgres:  # what a store made before this change looked like
+                conn.execute(sa.text('ALTER TABLE identity_keys ALTER COLUMN entity TYPE VARCHAR(16) COLLATE "default", '
+                                     'ALTER COLUMN key_type TYPE VARCHAR(32) COLLATE "default", '
+                                     'ALTER COLUMN key_value TYPE VARCHAR(2048) COLLATE "default"'))
+            conn.execute(sa.insert(store.tables.identity_keys).values(**key_columns, record_id=1))
+
+        store.migrate()
+
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+            keys = store.tables.identity_keys
+            assert conn.execute(sa.select(keys.c.entity, keys.c.key_type, keys.c.key_value)).all() == [
+                tuple(key_columns.values())]
+            if postgres:  # SQLite compares text byte by byte already
+                collations = conn.execute(sa.text(
+                    "SELECT column_name, collation_name FROM information_schema.columns "
+                    "WHERE table_name = 'identity_keys' AND column_name IN ('entity', 'key_type', 'key_value')")).all()
+                assert dict(collations) == {"entity": "C", "key_type": "C", "key_value": "C"}
