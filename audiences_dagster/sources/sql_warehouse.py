@@ -202,7 +202,11 @@ def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
     """Warehouse values become strings so every source goes through the same typed mapping."""
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
-        out[column] = frame[column].map(_to_text, na_action="ignore").astype("string")
+        values = frame[column]
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            out[column] = values.astype("string")  # text already: no Python call per value
+        else:
+            out[column] = values.map(_to_text, na_action="ignore").astype("string")
     return out
 
 

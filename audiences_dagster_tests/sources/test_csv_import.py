@@ -6,11 +6,13 @@ import hashlib
 import os
 import time
 
+import pandas as pd
 import pytest
 
 from audiences_dagster.sources import csv_file
 from audiences_dagster.sources.base import SourceError
 from audiences_dagster.sources.importer import ImportReport
+from audiences_dagster.sources.mapping import _row_hash
 from audiences_dagster_tests.sources.interruptions import interrupt_second_batch
 from audiences_dagster_tests.support import Workspace, people_source
 
@@ -134,3 +136,12 @@ def test_api_calls_are_records_over_fifty_thousand_rounded_up(rows: int, calls: 
     report = ImportReport(source="crm", entity="people", plan="", rows_read=rows)
     assert report.api_calls == calls
     assert report.as_metadata()["api_calls_at_50k"] == calls
+
+
+def test_row_fingerprints_stay_those_stores_already_hold() -> None:
+    """A changed fingerprint would make the next import rewrite (and re-resolve) every row."""
+    frame = pd.DataFrame({"source_id": pd.Series(["a1", "b2"], dtype="string"),
+                          "email": pd.Series(["ana@acme.com", None], dtype="string"), "seats": [3.0, None],
+                          "seen": pd.to_datetime(["2025-01-02 03:04:05", "2025-01-02 00:00:00"])})
+
+    assert _row_hash(frame, list(frame.columns)).tolist() == ["1225d9eb6661f519", "5d3eb72676e25d8a"]
