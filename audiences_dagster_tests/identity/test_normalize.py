@@ -30,6 +30,12 @@ def test_linkedin_url_variants_give_one_canonical_url() -> None:
     assert set(_values(norm.clean_linkedin(variants))) == {"https://www.linkedin.com/in/jane-doe"}
 
 
+def test_any_space_ends_a_linkedin_slug_like_pythons_whitespace() -> None:
+    spaced = pd.Series([f"linkedin.com/in/jane{space}doe" for space in (" ", "\t", "\u00a0", "\u2003", "\u3000", "\x1c")]
+                       + ["linkedin.com/in/jane\ndoe"])  # a line break sends the batch through Python's re
+    assert set(_values(norm.clean_linkedin(spaced))) == {"https://www.linkedin.com/in/jane"}
+
+
 def test_linkedin_company_page_stays_apart_from_person_profile() -> None:
     cleaned = norm.clean_linkedin(pd.Series(["linkedin.com/company/acme", "linkedin.com/in/acme"]))
     assert _values(cleaned) == ["https://www.linkedin.com/company/acme", "https://www.linkedin.com/in/acme"]
