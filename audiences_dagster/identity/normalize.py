@@ -201,7 +201,7 @@ def clean_phone(series: pd.Series, region: str, extra: frozenset[str] = frozense
 
 def parse_number(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
     """Numbers with thousands separators and currency signs allowed; anything else is unparsable."""
-    text = _blank_placeholders(series, extra).str.replace(r"[,\s$€£]", "", regex=True)
+    text = _blank_placeholders(series, extra).str.replace("[,$€£" + WHITESPACE + "]", "", regex=True)
     values = pd.to_numeric(text, errors="coerce").astype("Float64")
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "unparsable_number"

@@ -88,7 +88,9 @@ class SqlSource:
             position = 0
             watermark = cursor.get("watermark")
             for rows in result.partitions(self.batch_size):
-                frame = pd.DataFrame(rows, columns=columns, dtype=object)  # no int -> float for NULLs
+                # Plain tuples, object dtype (no int -> float for NULLs): given SQLAlchemy Rows, pandas
+                # asks each one for attributes it lacks, an exception per row (10x slower).
+                frame = pd.DataFrame(list(map(tuple, rows)), columns=columns, dtype=object)
                 last = frame.iloc[-1]
                 numbers = pd.Series(range(position + 1, position + len(frame) + 1), dtype="int64")
                 position += len(frame)

@@ -34,6 +34,16 @@ def test_reimport_of_an_edited_file_updates_records_in_place(workspace: Workspac
     assert [r["first_name"] for r in rows] == ["Name0", "Renamed", "Name2"]
 
 
+def test_text_with_quotes_line_breaks_and_backslashes_is_stored_as_written(workspace: Workspace) -> None:
+    names = {"p0": 'Ann "The Closer", Jr.', "p1": "two\nlines", "p2": "\\N", "p3": "back\\slash"}
+    workspace.write_csv("people.csv", people(4, renamed=names))
+    workspace.configure({"crm": people_source("people.csv")})
+
+    workspace.import_all()
+
+    assert {r["source_id"]: r["first_name"] for r in workspace.rows("source_people")} == names
+
+
 def test_reimport_counts_inserted_updated_and_unchanged_rows(workspace: Workspace) -> None:
     workspace.write_csv("people.csv", people(3))
     workspace.configure({"crm": people_source("people.csv")})
