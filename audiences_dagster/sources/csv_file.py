@@ -123,17 +123,19 @@ class CsvSource:
         return self.path.open("r", encoding=encoding, errors="surrogateescape", newline="")
 
     def _stat(self) -> list[int] | None:
-        """The file's size and modification time, or None while that time is too recent to
-        vouch for the content: a rewrite within the same clock tick keeps the time (git's
-        "racily clean" files), so such a file is hashed again next time."""
+        """The file's size, modification and change times and inode, or None while those times
+        are too recent to vouch for the content: a rewrite within the same clock tick keeps them
+        (git's "racily clean" files), so such a file is hashed again next time. The change time
+        catches a copy that carries the old modification time along (cp -p, rsync -t, unzip):
+        no tool can set it."""
         stat = self.path.stat()
-        if time.time_ns() - stat.st_mtime_ns < RACY_STAT_NS:
+        if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_STAT_NS:
             return None
-        return [stat.st_size, stat.st_mtime_ns]
+        return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
     def _fingerprint(self, cursor: dict | None = None) -> str:
-        """The file's SHA-256. When its size and modification time are those the cursor
-        recorded, the cursor's hash is the file's: a run or a sensor poll of an unchanged export
+        """The file's SHA-256. When its size, times and inode are those the cursor recorded,
+        the cursor's hash is the file's: a run or a sensor poll of an unchanged export
         reads nothing (hashing a 1 GB file on each poll took seconds)."""
         recorded = (cursor or {}).get("file_stat")
         if recorded and cursor.get("fingerprint") and recorded == self._stat():

@@ -63,15 +63,19 @@ def test_unchanged_file_and_mapping_are_skipped(workspace: Workspace) -> None:
     assert report.rows_read == 0
 
 
-def settle(path, seconds_ago: int = 3600) -> int:
-    """Date the file's last change back, as an export written earlier looks; returns that time."""
+def settle(path, monkeypatch, seconds_ago: int = 3600) -> int:
+    """Date the file's last modification back, as an export written earlier looks, and wait out
+    the window in which a just-changed file is always hashed (shortened to 0.2 s here: setting
+    the time is a change too); returns that modification time."""
+    monkeypatch.setattr(csv_file, "RACY_STAT_NS", 200_000_000)
     then = time.time_ns() - seconds_ago * 1_000_000_000
     os.utime(path, ns=(then, then))
+    time.sleep(0.25)
     return then
 
 
 def test_a_settled_unchanged_file_is_not_read_again(workspace: Workspace, monkeypatch) -> None:
-    settle(workspace.write_csv("people.csv", people(3)))
+    settle(workspace.write_csv("people.csv", people(3)), monkeypatch)
     workspace.configure({"crm": people_source("people.csv")})
     workspace.import_all()
     hashed, sha256 = [], hashlib.sha256
@@ -86,6 +90,20 @@ def test_a_settled_unchanged_file_is_not_read_again(workspace: Workspace, monkey
 
     assert report.skipped == "file and mapping unchanged since the last complete import"
     assert hashed == []
+
+
+def test_a_copy_that_keeps_the_old_modification_time_is_read_again(workspace: Workspace, monkeypatch) -> None:
+    path = workspace.write_csv("people.csv", people(3))
+    settled = settle(path, monkeypatch)
+    workspace.configure({"crm": people_source("people.csv")})
+    workspace.import_all()
+
+    workspace.write_csv("people.csv", people(3, renamed={"p1": "Name9"}))  # same size, as cp -p leaves it
+    os.utime(path, ns=(settled, settled))
+    time.sleep(0.25)  # past the window in which a just-changed file is always hashed
+    report = workspace.import_all()["crm"]
+
+    assert (report.counts.updated, report.counts.unchanged) == (1, 2)
 
 
 def test_a_file_rewritten_while_its_time_was_recent_is_read_again(workspace: Workspace) -> None:
