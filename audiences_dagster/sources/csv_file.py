@@ -44,7 +44,8 @@ class CsvSource:
         return header
 
     def plan(self, cursor: dict | None, full: bool = False, pass_open: bool = False) -> tuple[ReadPlan, dict]:
-        start = {"fingerprint": self._fingerprint(cursor), "file_stat": self._stat(),
+        fingerprint, stat = self._fingerprint(cursor)
+        start = {"fingerprint": fingerprint, "file_stat": stat,
                  "mapping": mapping_fingerprint(self.source), "rows_done": 0, "complete": False}
         same = bool(cursor) and all(cursor.get(k) == start[k] for k in ("fingerprint", "mapping"))
         if same and cursor.get("complete") and not full:
@@ -85,7 +86,7 @@ class CsvSource:
         if not self.path.is_file():
             raise SourceError(f"sources.{self.name}: file {self.path} does not exist")
         cursor = state.get("cursor") or {}
-        fingerprint, mapping = self._fingerprint(cursor), mapping_fingerprint(self.source)
+        fingerprint, mapping = self._fingerprint(cursor)[0], mapping_fingerprint(self.source)
         seen = f"file {self.path.name} with content {fingerprint[:16]}"
         if not cursor:
             return PollResult(changed=True, detail=f"{seen}, never imported")
@@ -133,18 +134,20 @@ class CsvSource:
             return None
         return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
-    def _fingerprint(self, cursor: dict | None = None) -> str:
-        """The file's SHA-256. When its size, times and inode are those the cursor recorded,
-        the cursor's hash is the file's: a run or a sensor poll of an unchanged export
-        reads nothing (hashing a 1 GB file on each poll took seconds)."""
+    def _fingerprint(self, cursor: dict | None = None) -> tuple[str, list[int] | None]:
+        """The file's SHA-256, and its stat taken before reading it (a change during the read
+        moves the change time past it, so the next check reads the file again). When the stat is
+        the one the cursor recorded, the cursor's hash is the file's: a run or a sensor poll of
+        an unchanged export reads nothing (hashing a 1 GB file on each poll took seconds)."""
+        stat = self._stat()
         recorded = (cursor or {}).get("file_stat")
-        if recorded and cursor.get("fingerprint") and recorded == self._stat():
-            return cursor["fingerprint"]
+        if recorded and cursor.get("fingerprint") and recorded == stat:
+            return cursor["fingerprint"], stat
         digest = hashlib.sha256()
         with self.path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-        return digest.hexdigest()
+        return digest.hexdigest(), stat
 
 
 def _decodable(row: list[str]) -> bool:
