@@ -199,10 +199,11 @@ class Store:
                         "run_id": run_id, "seen_pass": seen_pass}
         changed = dialect.create_temp_table(conn, f"changed_{entity}", [
             sa.Column("record_id", sa.BigInteger(), primary_key=True), sa.Column("source_id", sa.String(255))])
-        written = self._upsert(conn, src, stage, same_for_all, changed, all_new=existing == 0)
+        all_new = existing == 0
+        written = self._upsert(conn, src, stage, same_for_all, changed, all_new=all_new)
         dialect.analyze(conn, changed)
-        self.mark_pending(conn, entity, sa.select(changed.c.record_id), all_new=existing == 0)
-        self._write_keys(conn, entity, changed, rendered[1] if rendered else keys, all_new=existing == 0)
+        self.mark_pending(conn, entity, sa.select(changed.c.record_id), all_new=all_new)
+        self._write_keys(conn, entity, changed, rendered[1] if rendered else keys, all_new=all_new)
         inserted = len(rows) - existing
         return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
 
