@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOME_DIR := $(CURDIR)/.audiences_home
+# Test processes: each test makes its own store and database, so they run side by side.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo ui sandbox test bench clean
 
@@ -29,7 +31,7 @@ sandbox: $(STAMP)
 	$(BIN)/audiences sandbox --db $(HOME_DIR)/demo/crm_sandbox.db
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/identity_bench.py
