@@ -47,8 +47,7 @@ def build_quality_checks(entity: str, config: AudiencesConfig) -> list[dg.AssetC
     def _resolved(audiences: AudiencesResource) -> dg.AssetCheckResult:
         store = audiences.store
         src, unified = store.tables.source(entity), store.tables.unified(entity)
-        queue = store.tables.pending_records
-        pending = store.count(queue, queue.c.entity == entity)
+        pending = store.pending_count(entity)
         orphans = store.count(src, ~sa.exists().where(unified.c.id == src.c.unified_id))
         return dg.AssetCheckResult(
             passed=pending == 0 and orphans == 0, severity=dg.AssetCheckSeverity.ERROR,

@@ -86,6 +86,18 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
     return report
 
 
+def _disjoint(spans) -> list[tuple[int, int]]:
+    """Id ranges merged where they overlap (the ranges of imports running at the same time can
+    interleave) or meet, so that each record falls in one of them, read in one pass."""
+    merged: list[list[int]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return [(first, last) for first, last in merged]
+
+
 class _Resolver:
     """The steps of one resolution, sharing the connection and scratch tables."""
 
@@ -103,13 +115,30 @@ class _Resolver:
         return sa.func.coalesce(table.c.unified_id, table.c.id)
 
     def collect_pending(self) -> int:
-        queue = self.store.tables.pending_records
+        """The pending records with their labels: those in the queued id ranges (read by primary
+        key), then those queued one by one that no range holds."""
+        queue, ranges, src = self.store.tables.pending_records, self.store.tables.pending_ranges, self.src
         self.pend = self._temp("pend", sa.Column("record_id", sa.BigInteger(), primary_key=True),
                                sa.Column("label", sa.BigInteger()))
-        rows = self.conn.execute(sa.insert(self.pend).from_select(
-            ["record_id", "label"], sa.select(self.src.c.id, self._label(self.src))
-            .join(queue, sa.and_(queue.c.entity == self.entity, queue.c.record_id == self.src.c.id))
-        )).rowcount
+        spans = self.conn.execute(sa.select(ranges.c.id, ranges.c.first_id, ranges.c.last_id)
+                                  .where(ranges.c.entity == self.entity)).all()
+        self.range_ids = [span.id for span in spans]
+        rows = 0
+        if spans:
+            disjoint = self._temp("spans", sa.Column("first_id", sa.BigInteger()), sa.Column("last_id", sa.BigInteger()))
+            self.conn.execute(sa.insert(disjoint), [{"first_id": first, "last_id": last}
+                                                    for first, last in _disjoint((s.first_id, s.last_id) for s in spans)])
+            dialect.analyze(self.conn, disjoint)
+            rows = self.conn.execute(sa.insert(self.pend).from_select(
+                ["record_id", "label"], sa.select(src.c.id, self._label(src))
+                .join(disjoint, src.c.id.between(disjoint.c.first_id, disjoint.c.last_id)).order_by(src.c.id)
+            )).rowcount
+        queued = (sa.select(src.c.id, self._label(src))
+                  .join(queue, sa.and_(queue.c.entity == self.entity, queue.c.record_id == src.c.id)))
+        if rows:
+            queued = queued.where(~sa.exists().where(self.pend.c.record_id == src.c.id))
+        rows += self.conn.execute(sa.insert(self.pend).from_select(["record_id", "label"], queued)).rowcount
+        self.any_queued = self.conn.execute(sa.select(sa.exists().where(queue.c.entity == self.entity))).scalar()
         dialect.analyze(self.conn, self.pend)
         self.most_pending = rows * 2 >= self.store.newest_record_id(self.conn, self.entity)  # at least half of the source records: a first load, say
         return rows
@@ -389,9 +418,12 @@ class _Resolver:
             people = self.store.tables.unified("people")
             self.conn.execute(sa.update(people).where(people.c.company_id == labels.c.label, moved)
                               .values(company_id=labels.c.root))
-        queue = self.store.tables.pending_records
-        self.conn.execute(sa.delete(queue).where(
-            queue.c.entity == self.entity, queue.c.record_id.in_(sa.select(pend.c.record_id))))
+        queue, ranges = self.store.tables.pending_records, self.store.tables.pending_ranges
+        if self.any_queued:
+            self.conn.execute(sa.delete(queue).where(
+                queue.c.entity == self.entity, queue.c.record_id.in_(sa.select(pend.c.record_id))))
+        if self.range_ids:  # the ranges read, not any queued since
+            self.conn.execute(sa.delete(ranges).where(ranges.c.id.in_(self.range_ids)))
 
     def dirty(self) -> sa.Table:
         table = self._temp("dirty", sa.Column("uid", sa.BigInteger(), primary_key=True))

@@ -24,15 +24,15 @@ LOOKUP_CHUNK = 5_000
 def records_in_plan(store: Store, conn: sa.Connection) -> int:
     """People + companies counting against the cap: live (not archived) unified records, plus new
     source records still waiting for identity resolution (each its own record until then)."""
-    queue = store.tables.pending_records
     total = 0
     for entity in ENTITIES:
         unified, src = store.tables.unified(entity), store.tables.source(entity)
+        pending = store.pending_record_ids(entity).subquery()
         total += conn.execute(sa.select(sa.func.count()).select_from(unified).where(~unified.c.archived)).scalar_one()
         total += conn.execute(
             sa.select(sa.func.count(sa.distinct(src.c.unified_id)))
-            .select_from(queue.join(src, src.c.id == queue.c.record_id))
-            .where(queue.c.entity == entity, ~sa.exists().where(unified.c.id == src.c.unified_id))
+            .select_from(pending.join(src, src.c.id == pending.c[0]))
+            .where(~sa.exists().where(unified.c.id == src.c.unified_id))
         ).scalar_one()
     return total
 

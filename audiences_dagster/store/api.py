@@ -239,13 +239,33 @@ class Store:
         return written
 
     def mark_pending(self, conn: sa.Connection, entity: str, record_ids: sa.Select, all_new: bool = False) -> None:
-        """Queue records for identity resolution (already queued ones stay queued once);
-        `all_new` when they were all just inserted, so none can be queued yet."""
+        """Queue records for identity resolution (already queued ones stay queued once).
+        `all_new` when one statement just inserted them all: they are queued as their id range,
+        one row. Any other id in that range belongs to a record inserted at the same moment by
+        another import (new, so pending too) or to none (ids skipped by an upsert)."""
+        if all_new:
+            ids = record_ids.subquery()
+            first, last = conn.execute(sa.select(sa.func.min(ids.c[0]), sa.func.max(ids.c[0]))).one()
+            if first is not None:
+                conn.execute(sa.insert(self.tables.pending_ranges).values(entity=entity, first_id=first, last_id=last))
+            return
         queue = self.tables.pending_records
-        ins = dialect.insert(conn, queue).from_select(
-            ["entity", "record_id"],
-            sa.select(sa.literal(entity), record_ids.subquery().c[0]).where(sa.true()))
-        conn.execute(ins if all_new else ins.on_conflict_do_nothing(index_elements=["entity", "record_id"]))
+        conn.execute(dialect.insert(conn, queue).from_select(
+            ["entity", "record_id"], sa.select(sa.literal(entity), record_ids.subquery().c[0]).where(sa.true())
+        ).on_conflict_do_nothing(index_elements=["entity", "record_id"]))
+
+    def pending_record_ids(self, entity: str) -> sa.Select:
+        """The ids of the records waiting for identity resolution: queued one by one or in a
+        range (a record can be in both)."""
+        queue, ranges, src = self.tables.pending_records, self.tables.pending_ranges, self.tables.source(entity)
+        return sa.union(
+            sa.select(queue.c.record_id).where(queue.c.entity == entity),
+            sa.select(src.c.id).join(ranges, src.c.id.between(ranges.c.first_id, ranges.c.last_id))
+            .where(ranges.c.entity == entity))
+
+    def pending_count(self, entity: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(self.pending_record_ids(entity).subquery())).scalar_one()
 
     def _write_keys(self, conn: sa.Connection, entity: str, changed: sa.Table, keys: pd.DataFrame | dialect.Load,
                     all_new: bool) -> None:
@@ -295,7 +315,8 @@ class Store:
     def refresh_statistics(self, entity: str) -> None:
         """After a large load, fresh planner statistics keep later incremental runs on indexes."""
         with self.engine.begin() as conn:
-            for table in (self.tables.source(entity), self.tables.identity_keys, self.tables.pending_records):
+            for table in (self.tables.source(entity), self.tables.identity_keys, self.tables.pending_records,
+                          self.tables.pending_ranges):
                 dialect.analyze(conn, table)
 
     def mark_unseen_deleted(self, conn: sa.Connection, source: str, entity: str, seen_pass: int) -> int:
@@ -354,7 +375,7 @@ def _engine(url: str) -> sa.Engine:
 # Session settings for the store's set-based work. Index probes for small batches (the working set
 # lives in memory), and room for the hash aggregations and scratch tables of identity resolution
 # so that they do not spill to disk; PostgreSQL's defaults (4 MB, 8 MB) are sized for OLTP.
-POSTGRES_SESSION = {"random_page_cost": "1.1", "work_mem": "128MB", "temp_buffers": "256MB",
+POSTGRES_SESSION = {"random_page_cost": "1.1", "work_mem": "256MB", "temp_buffers": "256MB",
                     "maintenance_work_mem": "256MB"}
 
 

@@ -117,6 +117,15 @@ def _system_tables(metadata: sa.MetaData) -> None:
         sa.Column("entity", sa.String(16), primary_key=True),
         sa.Column("record_id", sa.BigInteger(), primary_key=True),
     )
+    # A batch of only new records queues them as one id range (their ids come from one
+    # statement): a first load writes a few rows here instead of one queue row per record.
+    sa.Table(
+        "pending_ranges", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("entity", sa.String(16), nullable=False),
+        sa.Column("first_id", sa.BigInteger(), nullable=False),
+        sa.Column("last_id", sa.BigInteger(), nullable=False),
+    )
     sa.Table(
         "field_history", metadata,
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
