@@ -140,7 +140,9 @@ class _Resolver:
         rows += self.conn.execute(sa.insert(self.pend).from_select(["record_id", "label"], queued)).rowcount
         self.any_queued = self.conn.execute(sa.select(sa.exists().where(queue.c.entity == self.entity))).scalar()
         dialect.analyze(self.conn, self.pend)
-        self.most_pending = rows * 2 >= self.store.newest_record_id(self.conn, self.entity)  # at least half of the source records: a first load, say
+        newest = self.store.newest_record_id(self.conn, self.entity)  # ids grow from 1: at least the record count
+        self.most_pending = rows * 2 >= newest  # at least half of the source records: a first load, say
+        self.all_pending = rows == newest  # every source record: pend has every label
         return rows
 
     def build_edges(self) -> None:
@@ -170,7 +172,7 @@ class _Resolver:
             ["key_id", "key_type", "key_value", "label"],
             sa.select(linking.c.key_id, held.c.key_type, held.c.key_value, held.c.label)
             .join(linking, sa.and_(linking.c.key_type == held.c.key_type, linking.c.key_value == held.c.key_value))))
-        sa.Index(None, self.edges.c.key_type, self.edges.c.key_value).create(self.conn)
+        sa.Index(None, self.edges.c.key_id, self.edges.c.label).create(self.conn)
         sa.Index(None, self.edges.c.label).create(self.conn)
         dialect.analyze(self.conn, self.edges)
 
@@ -204,6 +206,14 @@ class _Resolver:
         """(key, label) of every key, marked when a pending record holds it: when most records
         are pending (a first load), one pass over all keys beats finding the touched ones."""
         keys, src, pend = self.keys, self.src, self.pend
+        if self.all_pending:  # labels from the narrow pend table, not the wide source rows
+            self.conn.execute(sa.insert(held).from_select(
+                ["key_type", "key_value", "label", "pending"],
+                sa.select(keys.c.key_type, keys.c.key_value, pend.c.label, sa.literal(1))
+                .join(pend, pend.c.record_id == keys.c.record_id)
+                .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))
+                .group_by(keys.c.key_type, keys.c.key_value, pend.c.label)))
+            return
         self.conn.execute(sa.insert(held).from_select(
             ["key_type", "key_value", "label", "pending"],
             sa.select(keys.c.key_type, keys.c.key_value, self._label(src).label("label"),
@@ -226,21 +236,21 @@ class _Resolver:
         checked = self._suspects(holdings, relevant) if from_held else edges
         limit = sa.case(relevant, value=holdings.c.key_type)
         over = (
-            sa.select(checked.c.key_type, checked.c.key_value, holdings.c.key_type.label("counted"),
+            sa.select(checked.c.key_id, checked.c.key_type, checked.c.key_value, holdings.c.key_type.label("counted"),
                       sa.func.count(sa.distinct(holdings.c.key_value)).label("n"), limit.label("limit"))
             .join(holdings, holdings.c.label == checked.c.label)
             .where(checked.c.key_type.not_in(RECORD_LINK_KEYS))
-            .group_by(checked.c.key_type, checked.c.key_value, holdings.c.key_type)
+            .group_by(checked.c.key_id, checked.c.key_type, checked.c.key_value, holdings.c.key_type)
             .having(sa.func.count(sa.distinct(holdings.c.key_value)) > limit)
         )
         rows = self.conn.execute(over).all()
         blocked = Counter()
         seen = set()
         entries = []
-        for key_type, key_value, counted, n, cap in rows:
-            if (key_type, key_value) in seen:
+        for key_id, key_type, key_value, counted, n, cap in rows:
+            if key_id in seen:
                 continue
-            seen.add((key_type, key_value))
+            seen.add(key_id)
             blocked[key_type] += 1
             entries.append({
                 "entity": self.entity, "key_type": key_type, "key_value": key_value,
@@ -249,10 +259,9 @@ class _Resolver:
             })
         if entries:
             self.conn.execute(sa.insert(self.store.tables.blocked_links), entries)
-            bad = self._temp("bad_keys", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
-            self.conn.execute(sa.insert(bad), [{"key_type": e["key_type"], "key_value": e["key_value"]} for e in entries])
-            self.conn.execute(sa.delete(edges).where(sa.exists().where(
-                bad.c.key_type == edges.c.key_type, bad.c.key_value == edges.c.key_value)))
+            bad = self._temp("bad_keys", sa.Column("key_id", sa.Integer(), primary_key=True))
+            self.conn.execute(sa.insert(bad), [{"key_id": key_id} for key_id in seen])
+            self.conn.execute(sa.delete(edges).where(edges.c.key_id.in_(sa.select(bad.c.key_id))))
         return blocked
 
     def _holdings(self, key_types: list[str], from_held: bool) -> sa.Subquery:
@@ -285,15 +294,15 @@ class _Resolver:
             ["label", "key_type", "n"], sa.select(holdings.c.label, holdings.c.key_type, sa.func.count())
             .group_by(holdings.c.label, holdings.c.key_type)))
         dialect.analyze(self.conn, per_label)
-        suspect = self._temp("suspect_keys", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
+        suspect = self._temp("suspect_keys", sa.Column("key_id", sa.Integer()))
         self.conn.execute(sa.insert(suspect).from_select(
-            ["key_type", "key_value"], sa.select(edges.c.key_type, edges.c.key_value).distinct()
+            ["key_id"], sa.select(edges.c.key_id).distinct()
             .join(per_label, per_label.c.label == edges.c.label)
-            .group_by(edges.c.key_type, edges.c.key_value, per_label.c.key_type)
+            .group_by(edges.c.key_id, per_label.c.key_type)
             .having(sa.func.sum(per_label.c.n) > sa.case(limits, value=per_label.c.key_type))))
         dialect.analyze(self.conn, suspect)
-        return (sa.select(edges.c.key_type, edges.c.key_value, edges.c.label)
-                .join(suspect, sa.and_(suspect.c.key_type == edges.c.key_type, suspect.c.key_value == edges.c.key_value))
+        return (sa.select(edges.c.key_id, edges.c.key_type, edges.c.key_value, edges.c.label)
+                .join(suspect, suspect.c.key_id == edges.c.key_id)
                 .subquery("checked"))
 
     def propagate(self) -> int:
@@ -306,7 +315,8 @@ class _Resolver:
         dialect.analyze(self.conn, links)
         self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
                                  sa.Column("root", sa.BigInteger()), rewritten=True)
-        every = sa.union(sa.select(links.c.label), sa.select(self.pend.c.label)).subquery()
+        every = (sa.select(self.pend.c.label).distinct() if self.all_pending  # links' labels are pend's
+                 else sa.union(sa.select(links.c.label), sa.select(self.pend.c.label))).subquery()
         # Each scratch table is filled in key order: its index grows at the end, not all over.
         self.conn.execute(sa.insert(self.labels).from_select(
             ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label)))
@@ -371,8 +381,7 @@ class _Resolver:
             ["label", "root", "key_value", "rank"],
             sa.select(edges.c.label, labels.c.root, edges.c.key_value, rank)
             .join(labels, sa.and_(labels.c.label == edges.c.label, labels.c.root != labels.c.label))
-            .outerjoin(survivor_edge, sa.and_(survivor_edge.c.key_type == edges.c.key_type,
-                                              survivor_edge.c.key_value == edges.c.key_value,
+            .outerjoin(survivor_edge, sa.and_(survivor_edge.c.key_id == edges.c.key_id,
                                               survivor_edge.c.label == labels.c.root))))
         sa.Index(None, candidates.c.label, candidates.c.rank).create(self.conn)
         dialect.analyze(self.conn, candidates)

@@ -97,7 +97,8 @@ def _winners_select(conn: sa.Connection, placed: sa.Subquery, names: list[str],
             columns += [f"{n}__from", f"_source_{n}"]
     values += [dialect.distinct_list(conn, placed.c._source), sa.func.min(placed.c._deleted) == 1]
     columns += ["sources", "deleted_in_source"]
-    return sa.select(*values).group_by(placed.c._uid), columns
+    labelled = [value.label(name) for value, name in zip(values, columns)]
+    return sa.select(*labelled).group_by(placed.c._uid), columns
 
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
@@ -106,18 +107,20 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     source records: update existing rows with history, insert new ones."""
     src, unified = store.tables.source(entity), store.tables.unified(entity)
     fields = config.fields(entity)
+    overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
+    placed, extra = _ranked(conn, store, config, entity, dirty, fields, overridden)
+    select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
+    if not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
+        return _create_every_record(conn, store, entity, select, columns, dirty, run_id, now, created_event)
+
     winners_cols = [sa.Column("_uid", sa.BigInteger(), primary_key=True)]  # "_": no field name
     for name in fields:
         winners_cols += [sa.Column(name, src.c[name].type), sa.Column(f"{name}__from", sa.BigInteger()),
                          sa.Column(f"_source_{name}", sa.String(100))]
     winners_cols += [sa.Column("sources", sa.Text()), sa.Column("deleted_in_source", sa.Boolean())]
-    if entity == "people" and links_companies(config):
+    if extra:
         winners_cols.append(sa.Column("company_id", sa.BigInteger()))
     winners = dialect.create_temp_table(conn, f"winners_{entity}", winners_cols)
-
-    overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
-    placed, extra = _ranked(conn, store, config, entity, dirty, fields, overridden)
-    select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
     conn.execute(sa.insert(winners).from_select(columns, select))
     dialect.analyze(conn, winners)
 
@@ -138,6 +141,24 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
         sa.select(winners.c._uid, *assignments.values(), sa.literal(now), sa.literal(now)).where(new),
     )).rowcount
     return {"updated": updated, "created": created, "field_changes": changes}
+
+
+def _create_every_record(conn: sa.Connection, store: Store, entity: str, select: sa.Select, columns: list[str],
+                         dirty: sa.Table, run_id: str, now: datetime, created_event: str) -> dict[str, int]:
+    """None of the ids has a unified row yet (a first load, say): the winners go straight into
+    the unified table, with no copy to compare against, and each gets its creation history."""
+    unified, history = store.tables.unified(entity), store.tables.field_history
+    winners = select.subquery("winners")
+    assigned = [c for c in columns if c in unified.c]
+    created = conn.execute(sa.insert(unified).from_select(
+        ["id", *assigned, "created_at", "updated_at"],
+        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)),
+    )).rowcount
+    conn.execute(sa.insert(history).from_select(
+        ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
+        sa.select(sa.literal(entity), unified.c.id, sa.literal(created_event), unified.c.sources,
+                  sa.literal(run_id), sa.literal(now)).join(dirty, dirty.c.uid == unified.c.id)))
+    return {"updated": 0, "created": created, "field_changes": 0}
 
 
 def _before(conn: sa.Connection, unified: sa.Table, winners: sa.Table, names: list[str]) -> sa.Table:
