@@ -69,6 +69,9 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
         if report.pending:
             if not resolver.most_pending:
                 store.ensure_indexes(conn, entity)  # finding the touched keys reads them
+            tables = store.tables
+            deferred = store.defer_indexes(conn, [tables.unified(entity), tables.merge_log, tables.field_history]
+                                           ) if resolver.most_pending else []
             resolver.build_edges()
             report.blocked = resolver.apply_merge_protection()
             report.iterations = resolver.propagate()
@@ -78,6 +81,7 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
             report.created, report.updated = counts["created"], counts["updated"]
             report.field_changes = counts["field_changes"]
             resolver.finish()
+            store.restore_indexes(conn, deferred)
         store.ensure_indexes(conn, entity)  # after a first load, built once its rows are in place
     if report.pending and resolver.most_pending:  # a first load: the next runs find it settled
         dialect.vacuum_analyze(store.engine, [store.tables.source(entity), store.tables.identity_keys,

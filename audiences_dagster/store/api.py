@@ -147,6 +147,28 @@ class Store:
             index.create(conn, checkfirst=True)
             inspector.clear_cache()
 
+    def defer_indexes(self, conn: sa.Connection, tables: list[sa.Table]) -> list[sa.Index]:
+        """Within a resolution's transaction: drop the secondary indexes of the given tables that
+        hold no row yet, and return them for `restore_indexes` to build once the rows are in (a
+        first resolution fills them with hundreds of thousands of rows, and a sorted build costs a
+        fraction of maintaining each index row by row). Being in the same transaction, a crash
+        brings them back with it; on PostgreSQL each table is locked until the commit."""
+        inspector = sa.inspect(conn)
+        dropped = []
+        for table in tables:
+            if conn.execute(sa.select(sa.exists().select_from(table))).scalar():
+                continue
+            existing = {ix["name"] for ix in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name in existing:
+                    index.drop(conn)
+                    dropped.append(index)
+        return dropped
+
+    def restore_indexes(self, conn: sa.Connection, indexes: list[sa.Index]) -> None:
+        for index in indexes:
+            index.create(conn)
+
     # -- sync state -----------------------------------------------------------------------
 
     def sync_state(self, source: str) -> dict:

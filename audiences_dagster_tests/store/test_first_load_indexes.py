@@ -4,9 +4,11 @@ after a first load that stopped before resolution)."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
+from audiences_dagster.identity import resolve
 from audiences_dagster.store.api import MIGRATIONS
 from audiences_dagster_tests.segments.test_migration import store_at
 from audiences_dagster_tests.support import Workspace, people_source
@@ -134,3 +136,48 @@ def test_store_from_revision_0007_compares_identity_keys_byte_by_byte(store_url:
                     "SELECT column_name, collation_name FROM information_schema.columns "
                     "WHERE table_name = 'identity_keys' AND column_name IN ('entity', 'key_type', 'key_value')")).all()
                 assert dict(collations) == {"entity": "C", "key_type": "C", "key_value": "C"}
+
+
+def index_names(workspace: Workspace, *tables: str) -> set[str]:
+    inspector = sa.inspect(workspace.store.engine)
+    return {ix["name"] for table in tables for ix in inspector.get_indexes(table)}
+
+
+DEFERRED = ("unified_people", "merge_log", "field_history")
+
+
+def test_a_first_resolution_builds_the_unified_log_and_history_indexes_once_its_rows_are_in(workspace: Workspace):
+    workspace.write_csv("crm.csv", people("a", "b"))
+    workspace.write_csv("events.csv", people("a", "c"))
+    workspace.configure({"crm": people_source("crm.csv"), "events": people_source("events.csv")})
+    declared = {ix.name for table in DEFERRED for ix in workspace.store.tables.metadata.tables[table].indexes}
+    dropped = []
+    restore = workspace.store.restore_indexes
+
+    def watch(conn, indexes):
+        dropped.extend(ix.name for ix in indexes)
+        restore(conn, indexes)
+
+    workspace.store.restore_indexes = watch
+    workspace.run()
+
+    assert set(dropped) == declared  # they were dropped for the load...
+    assert declared <= index_names(workspace, *DEFERRED)  # ...and are back
+    assert len(workspace.rows("merge_log")) == 1
+
+
+def test_a_resolution_that_fails_midway_leaves_the_indexes_it_deferred(workspace: Workspace, monkeypatch):
+    workspace.write_csv("crm.csv", people("a", "b"))
+    workspace.configure({"crm": people_source("crm.csv")})
+    workspace.import_all()
+    before = index_names(workspace, *DEFERRED)
+
+    def fail(self):
+        raise RuntimeError("killed mid-resolution")
+
+    monkeypatch.setattr(resolve._Resolver, "log_merges", fail)
+    with pytest.raises(RuntimeError, match="killed mid-resolution"):
+        workspace.unify_all()
+
+    assert index_names(workspace, *DEFERRED) == before
+    assert workspace.unified() == []
