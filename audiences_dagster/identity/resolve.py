@@ -211,21 +211,17 @@ class _Resolver:
         are pending (a first load), one pass over all keys beats finding the touched ones."""
         keys, src, pend = self.keys, self.src, self.pend
         if self.all_pending:  # labels from the narrow pend table, not the wide source rows
-            self.conn.execute(sa.insert(held).from_select(
-                ["key_type", "key_value", "label", "pending"],
-                sa.select(keys.c.key_type, keys.c.key_value, pend.c.label, sa.literal(1))
-                .join(pend, pend.c.record_id == keys.c.record_id)
-                .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))
-                .group_by(keys.c.key_type, keys.c.key_value, pend.c.label)))
-            return
+            label, pending = pend.c.label, sa.literal(1)
+            holders = keys.join(pend, pend.c.record_id == keys.c.record_id)
+        else:
+            label, pending = self._label(src), sa.func.max(sa.case((pend.c.record_id.is_not(None), 1), else_=0))
+            holders = (keys.join(src, src.c.id == keys.c.record_id)
+                       .outerjoin(pend, pend.c.record_id == keys.c.record_id))
         self.conn.execute(sa.insert(held).from_select(
             ["key_type", "key_value", "label", "pending"],
-            sa.select(keys.c.key_type, keys.c.key_value, self._label(src).label("label"),
-                      sa.func.max(sa.case((pend.c.record_id.is_not(None), 1), else_=0)))
-            .join(src, src.c.id == keys.c.record_id)
-            .outerjoin(pend, pend.c.record_id == keys.c.record_id)
+            sa.select(keys.c.key_type, keys.c.key_value, label.label("label"), pending).select_from(holders)
             .where(keys.c.entity == self.entity, keys.c.blocked.is_(None))
-            .group_by(keys.c.key_type, keys.c.key_value, self._label(src))))
+            .group_by(keys.c.key_type, keys.c.key_value, label)))
 
     def apply_merge_protection(self) -> Counter:
         """A linking key is blocked when the record it would build holds more distinct values of

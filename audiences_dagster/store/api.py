@@ -286,8 +286,7 @@ class Store:
             .where(ranges.c.entity == entity))
 
     def pending_count(self, entity: str) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(self.pending_record_ids(entity).subquery())).scalar_one()
+        return self.count(self.pending_record_ids(entity).subquery())
 
     def _write_keys(self, conn: sa.Connection, entity: str, changed: sa.Table, keys: pd.DataFrame | dialect.Load,
                     all_new: bool) -> None:
