@@ -82,12 +82,30 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
             report.field_changes = counts["field_changes"]
             resolver.finish()
             store.restore_indexes(conn, deferred)
-        store.ensure_indexes(conn, entity)  # after a first load, built once its rows are in place
-    if report.pending and resolver.most_pending:  # a first load: the next runs find it settled
-        dialect.vacuum_analyze(store.engine, [store.tables.source(entity), store.tables.identity_keys,
-                                              store.tables.unified(entity), store.tables.pending_records])
+        first_load = report.pending and resolver.most_pending
+        if not first_load:
+            store.ensure_indexes(conn, entity)  # when a first load's resolution was interrupted
+    if first_load:
+        _settle(store, entity)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _settle(store: Store, entity: str) -> None:
+    """After a first load: the lookup indexes built and fresh statistics (on PostgreSQL with a
+    vacuum, which marks the pages all-visible for index-only lookups), so the next runs find the
+    store settled. On PostgreSQL the indexes come after the vacuum: no dead row versions to index,
+    and none for the vacuum to clean out of them. SQLite's statistics describe its indexes, so
+    there they come first. A crash in between leaves the indexes to the next resolution."""
+    tables = [store.tables.source(entity), store.tables.identity_keys, store.tables.unified(entity),
+              store.tables.pending_records]
+    postgres = dialect.is_postgres(store.engine)
+    if postgres:
+        dialect.vacuum_analyze(store.engine, tables)
+    with store.engine.begin() as conn:
+        store.ensure_indexes(conn, entity)
+    if not postgres:
+        dialect.vacuum_analyze(store.engine, tables)
 
 
 def _disjoint(spans) -> list[tuple[int, int]]:
@@ -146,20 +164,34 @@ class _Resolver:
         dialect.analyze(self.conn, self.pend)
         newest = self.store.newest_record_id(self.conn, self.entity)  # ids grow from 1: at least the record count
         self.most_pending = rows * 2 >= newest  # at least half of the source records: a first load, say
+        # Then PostgreSQL joins the scratch tables by hashing them whole, and they need no index;
+        # SQLite (no hash joins) and the few rows of an incremental run join by index.
+        self.hashes = self.most_pending and dialect.is_postgres(self.conn)
         self.all_pending = rows == newest  # every source record: pend has every label
+        self.pending_rows = rows
+        # A first load's records are each their own label: their keys are the (key, label) pairs.
+        self.labels_are_ids = self.all_pending and not self.conn.execute(
+            sa.select(sa.exists().where(self.pend.c.label != self.pend.c.record_id))).scalar()
         return rows
 
     def build_edges(self) -> None:
         """Every (key, label) pair for keys a pending record holds and that two or more labels
         share (other holders come along); each such linking key gets a small integer id. The
-        keys are found from the pending records, or, when most records are pending, in one pass."""
-        held = self._temp("held", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)),
-                          sa.Column("label", sa.BigInteger()), sa.Column("pending", sa.Integer()))
-        if self.most_pending:
-            self._hold_every_key(held)
+        keys are found from the pending records, or, when most records are pending, in one pass;
+        when each record is its own label, the keys are those pairs already."""
+        if self.labels_are_ids:
+            keys = self.keys
+            held = (sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id.label("label"),
+                              sa.literal(1).label("pending"))
+                    .where(keys.c.entity == self.entity, keys.c.blocked.is_(None)).subquery("held"))
         else:
-            self._hold_touched_keys(held)
-        dialect.analyze(self.conn, held)
+            held = self._temp("held", sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)),
+                              sa.Column("label", sa.BigInteger()), sa.Column("pending", sa.Integer()))
+            if self.most_pending:
+                self._hold_every_key(held)
+            else:
+                self._hold_touched_keys(held)
+            dialect.analyze(self.conn, held)
         self.held = held
         linking = self._temp("linking", sa.Column("key_id", sa.Integer(), primary_key=True, autoincrement=True),
                              sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048)))
@@ -168,7 +200,8 @@ class _Resolver:
             sa.select(held.c.key_type, held.c.key_value)
             .group_by(held.c.key_type, held.c.key_value)
             .having(sa.func.count() > 1, sa.func.max(held.c.pending) == 1)))  # held's rows are distinct
-        sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
+        if not self.hashes:
+            sa.Index(None, linking.c.key_type, linking.c.key_value, unique=True).create(self.conn)
         dialect.analyze(self.conn, linking)
         self.edges = self._temp("edges", sa.Column("key_id", sa.Integer()), sa.Column("key_type", key_text(32)),
                                 sa.Column("key_value", key_text(2048)), sa.Column("label", sa.BigInteger()))
@@ -176,8 +209,9 @@ class _Resolver:
             ["key_id", "key_type", "key_value", "label"],
             sa.select(linking.c.key_id, held.c.key_type, held.c.key_value, held.c.label)
             .join(linking, sa.and_(linking.c.key_type == held.c.key_type, linking.c.key_value == held.c.key_value))))
-        sa.Index(None, self.edges.c.key_id, self.edges.c.label).create(self.conn)
-        sa.Index(None, self.edges.c.label).create(self.conn)
+        if not self.hashes:
+            sa.Index(None, self.edges.c.key_id, self.edges.c.label).create(self.conn)
+            sa.Index(None, self.edges.c.label).create(self.conn)
         dialect.analyze(self.conn, self.edges)
 
     def _hold_touched_keys(self, held: sa.Table) -> None:
@@ -231,9 +265,8 @@ class _Resolver:
         if not relevant:
             return Counter()
         edges = self.edges
-        from_held = self.most_pending and dialect.is_postgres(self.conn)  # SQLite joins by index, not hash
-        holdings = self._holdings(list(relevant), from_held)
-        checked = self._suspects(holdings, relevant) if from_held else edges
+        holdings = self._holdings(list(relevant), self.hashes)
+        checked = self._suspects(holdings, relevant) if self.hashes else edges
         limit = sa.case(relevant, value=holdings.c.key_type)
         over = (
             sa.select(checked.c.key_id, checked.c.key_type, checked.c.key_value, holdings.c.key_type.label("counted"),
@@ -286,20 +319,15 @@ class _Resolver:
     def _suspects(self, holdings: sa.Subquery, limits: dict[str, int]) -> sa.Subquery:
         """The edges of linking keys that could break a limit: those whose labels together hold
         more values of a key type than its limit, counting each label's values on their own
-        (their union can only be smaller). Most keys of a first load are cleared by this count."""
+        (their union can only be smaller), which needs no distinct values. Most keys of a first
+        load are cleared by this count."""
         edges = self.edges
-        per_label = self._temp("label_counts", sa.Column("label", sa.BigInteger()), sa.Column("key_type", key_text(32)),
-                               sa.Column("n", sa.Integer()))
-        self.conn.execute(sa.insert(per_label).from_select(
-            ["label", "key_type", "n"], sa.select(holdings.c.label, holdings.c.key_type, sa.func.count())
-            .group_by(holdings.c.label, holdings.c.key_type)))
-        dialect.analyze(self.conn, per_label)
         suspect = self._temp("suspect_keys", sa.Column("key_id", sa.Integer()))
         self.conn.execute(sa.insert(suspect).from_select(
             ["key_id"], sa.select(edges.c.key_id).distinct()
-            .join(per_label, per_label.c.label == edges.c.label)
-            .group_by(edges.c.key_id, per_label.c.key_type)
-            .having(sa.func.sum(per_label.c.n) > sa.case(limits, value=per_label.c.key_type))))
+            .join(holdings, holdings.c.label == edges.c.label)
+            .group_by(edges.c.key_id, holdings.c.key_type)
+            .having(sa.func.count() > sa.case(limits, value=holdings.c.key_type))))
         dialect.analyze(self.conn, suspect)
         return (sa.select(edges.c.key_id, edges.c.key_type, edges.c.key_value, edges.c.label)
                 .join(suspect, suspect.c.key_id == edges.c.key_id)
@@ -318,15 +346,14 @@ class _Resolver:
         every = (sa.select(self.pend.c.label).distinct() if self.all_pending  # links' labels are pend's
                  else sa.union(sa.select(links.c.label), sa.select(self.pend.c.label))).subquery()
         # Each scratch table is filled in key order: its index grows at the end, not all over.
-        self.conn.execute(sa.insert(self.labels).from_select(
-            ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label)))
+        self.label_count = self.conn.execute(sa.insert(self.labels).from_select(
+            ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label))).rowcount
         dialect.analyze(self.conn, self.labels)
-        labels = self.labels
         key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()),
                               rewritten=True)
-        self.conn.execute(sa.insert(key_root).from_select(
-            ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(labels.c.root))
-            .join(labels, labels.c.label == links.c.label).group_by(links.c.key_id).order_by(links.c.key_id)))
+        self.conn.execute(sa.insert(key_root).from_select(  # every label is its own root yet
+            ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(links.c.label))
+            .group_by(links.c.key_id).order_by(links.c.key_id)))
         frontier = self._temp("moved", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
         moved = self._move(frontier, sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
@@ -388,22 +415,22 @@ class _Resolver:
         # Per absorbed label its best-ranked key (the smallest value among equals): one sorted pass.
         first = sa.func.row_number().over(partition_by=candidates.c.label,
                                           order_by=(candidates.c.rank, candidates.c.key_value))
-        ranked = sa.select(candidates.c.label, candidates.c.rank, candidates.c.key_value, first.label("n")).subquery()
-        chosen = (sa.select(ranked.c.label, ranked.c.rank, ranked.c.key_value)
-                  .where(ranked.c.n == 1).subquery("chosen"))
+        ranked = sa.select(*candidates.c, first.label("n")).subquery()
+        chosen = sa.select(*(ranked.c[c.name] for c in candidates.c)).where(ranked.c.n == 1).subquery("chosen")
         self.conn.execute(sa.insert(merge_log).from_select(
             ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
-            sa.select(sa.literal(self.entity), labels.c.root, chosen.c.label,
+            sa.select(sa.literal(self.entity), chosen.c.root, chosen.c.label,
                       sa.case(names, value=chosen.c.rank % INDIRECT, else_="key"), chosen.c.key_value,
                       sa.literal(self.run_id), sa.literal(self.now), unified.c.created_at)
-            .select_from(chosen.join(labels, labels.c.label == chosen.c.label)
-                         .outerjoin(unified, unified.c.id == chosen.c.label))))
+            .select_from(chosen.outerjoin(unified, unified.c.id == chosen.c.label))))
         this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity,
                            merge_log.c.merged_at == self.now)
-        self.conn.execute(sa.insert(merge_members).from_select(
-            ["merge_id", "record_id"],
-            sa.select(merge_log.c.id, self.src.c.id).join(self.src, self.src.c.unified_id == merge_log.c.absorbed_id)
-            .where(this_run)))
+        if self.labels_are_ids:  # each absorbed label is the one record of that id
+            came_across = sa.select(merge_log.c.id, merge_log.c.absorbed_id)
+        else:
+            came_across = (sa.select(merge_log.c.id, self.src.c.id)
+                           .join(self.src, self.src.c.unified_id == merge_log.c.absorbed_id))
+        self.conn.execute(sa.insert(merge_members).from_select(["merge_id", "record_id"], came_across.where(this_run)))
         counts = self.conn.execute(
             sa.select(merge_log.c.reason, sa.func.count()).where(this_run).group_by(merge_log.c.reason)).all()
         return Counter(dict(counts))
@@ -435,9 +462,19 @@ class _Resolver:
             self.conn.execute(sa.delete(ranges).where(ranges.c.id.in_(self.range_ids)))
 
     def dirty(self) -> sa.Table:
-        table = self._temp("dirty", sa.Column("uid", sa.BigInteger(), primary_key=True))
-        self.conn.execute(sa.insert(table).from_select(
-            ["uid"], sa.select(self.labels.c.root).distinct().order_by(self.labels.c.root)))
+        """The ids whose unified rows are recomputed: every root. When each label was one source
+        record (a first load's), a root no other label joined has one record: it is marked
+        `alone`, and survivorship reads its values without ranking them."""
+        labels, uid = self.labels, sa.Column("uid", sa.BigInteger(), primary_key=True)
+        if not (self.all_pending and self.label_count == self.pending_rows):
+            table = self._temp("dirty", uid)
+            self.conn.execute(sa.insert(table).from_select(
+                ["uid"], sa.select(labels.c.root).distinct().order_by(labels.c.root)))
+        else:
+            table = self._temp("dirty", uid, sa.Column("alone", sa.Boolean()))
+            self.conn.execute(sa.insert(table).from_select(
+                ["uid", "alone"], sa.select(labels.c.root, sa.func.count() == 1).group_by(labels.c.root)
+                .order_by(labels.c.root)))
         dialect.analyze(self.conn, table)
         return table
 

@@ -51,8 +51,24 @@ def _company_domains(conn: sa.Connection, store: Store) -> sa.Table:
     return table
 
 
-def _ranked(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
-            dirty: sa.Table, fields: dict[str, str], overridden: list[str]) -> tuple[sa.Subquery, list[str]]:
+def _records(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
+             dirty: sa.Table) -> tuple[sa.FromClause, list[sa.ColumnElement]]:
+    """The source records of the dirty ids, with the person's company looked up when people
+    link to companies: the FROM clause and the looked-up columns (none, or company_id)."""
+    src = store.tables.source(entity)
+    frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
+    if not (entity == "people" and links_companies(config)):
+        return frm, []
+    companies = store.tables.source("companies")
+    domains = _company_domains(conn, store)
+    frm = frm.outerjoin(companies, sa.and_(companies.c.source == src.c.company_account_source,
+                                           companies.c.source_id == src.c.company_account_id))
+    frm = frm.outerjoin(domains, domains.c.domain == src.c.company_domain)
+    return frm, [sa.func.coalesce(companies.c.unified_id, domains.c.company_id).label("company_id")]
+
+
+def _ranked(store: Store, config: AudiencesConfig, entity: str, records: sa.Select,
+            fields: dict[str, str], extra: list[str], overridden: list[str]) -> sa.Subquery:
     """Every source record of the dirty ids with its position in survivorship order (one order
     for all fields, plus one per field with a per-field tier override) and, per field, the first
     position in its order where the field has a value: the winner's. Its own columns start with
@@ -62,20 +78,10 @@ def _ranked(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: 
               src.c.source.label("_source"), sa.case((src.c.deleted_in_source, 1), else_=0).label("_deleted")]
     values += [_position(config, src, entity, f).label(f"_pos_{f}") for f in overridden]
     values += [src.c[f] for f in fields]
-    frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
-    extra = []
-    if entity == "people" and links_companies(config):
-        companies = store.tables.source("companies")
-        domains = _company_domains(conn, store)
-        frm = frm.outerjoin(companies, sa.and_(companies.c.source == src.c.company_account_source,
-                                               companies.c.source_id == src.c.company_account_id))
-        frm = frm.outerjoin(domains, domains.c.domain == src.c.company_domain)
-        values.append(sa.func.coalesce(companies.c.unified_id, domains.c.company_id).label("company_id"))
-        extra.append("company_id")
-    ranked = sa.select(*values).select_from(frm).subquery("ranked")
+    ranked = records.with_only_columns(*values, *records.selected_columns).subquery("ranked")
     firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), _at(ranked, n, overridden))))
               .over(partition_by=ranked.c._uid).label(f"_first_{n}") for n in [*fields, *extra]]
-    return sa.select(*ranked.c, *firsts).subquery("placed"), extra
+    return sa.select(*ranked.c, *firsts).subquery("placed")
 
 
 def _at(ranked: sa.Subquery, name: str, overridden: list[str]) -> sa.ColumnElement:
@@ -101,15 +107,37 @@ def _winners_select(conn: sa.Connection, placed: sa.Subquery, names: list[str],
     return sa.select(*labelled).group_by(placed.c._uid), columns
 
 
+def _alone_select(src: sa.Table, records: sa.Select, names: list[str]) -> sa.Select:
+    """The winners of ids with one source record: that record's values, each from it where it
+    has one; the columns of `_winners_select`, without ranking or grouping anything."""
+    looked_up = {c.name: c for c in records.selected_columns}
+    values = [src.c.unified_id]
+    for n in names:
+        if n in looked_up:
+            values.append(looked_up[n])
+            continue
+        has_value = src.c[n].is_not(None)
+        values += [src.c[n], sa.case((has_value, src.c.id)), sa.case((has_value, src.c.source))]
+    return records.with_only_columns(*values, src.c.source, src.c.deleted_in_source)
+
+
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
                        dirty: sa.Table, run_id: str, now: datetime, created_event: str = CREATED) -> dict[str, int]:
     """Recompute the unified rows of the ids in `dirty` (a table with column uid) from their
-    source records: update existing rows with history, insert new ones."""
+    source records: update existing rows with history, insert new ones. A caller that knows
+    which ids have exactly one source record marks them in a boolean column `alone` (most of a
+    first load's): their values are read straight from that record, only the others are ranked."""
     src, unified = store.tables.source(entity), store.tables.unified(entity)
     fields = config.fields(entity)
     overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
-    placed, extra = _ranked(conn, store, config, entity, dirty, fields, overridden)
+    frm, looked_up = _records(conn, store, config, entity, dirty)
+    records = sa.select(*looked_up).select_from(frm)
+    extra = [c.name for c in looked_up]
+    ranked = records.where(~dirty.c.alone) if "alone" in dirty.c else records
+    placed = _ranked(store, config, entity, ranked, fields, extra, overridden)
     select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
+    if "alone" in dirty.c:
+        select = sa.union_all(select, _alone_select(src, records.where(dirty.c.alone), [*fields, *extra]))
     if not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
         return _create_every_record(conn, store, entity, select, columns, dirty, run_id, now, created_event)
 
@@ -146,19 +174,25 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
 def _create_every_record(conn: sa.Connection, store: Store, entity: str, select: sa.Select, columns: list[str],
                          dirty: sa.Table, run_id: str, now: datetime, created_event: str) -> dict[str, int]:
     """None of the ids has a unified row yet (a first load, say): the winners go straight into
-    the unified table, with no copy to compare against, and each gets its creation history."""
+    the unified table, with no copy to compare against, and each gets its creation history. On
+    PostgreSQL the inserted rows hand themselves on to it (SQLite has no DML in a WITH: there
+    they are read back)."""
     unified, history = store.tables.unified(entity), store.tables.field_history
     winners = select.subquery("winners")
     assigned = [c for c in columns if c in unified.c]
-    created = conn.execute(sa.insert(unified).from_select(
+    insert = sa.insert(unified).from_select(
         ["id", *assigned, "created_at", "updated_at"],
-        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)),
-    )).rowcount
-    conn.execute(sa.insert(history).from_select(
+        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)))
+    if dialect.is_postgres(conn):
+        created = insert.returning(unified.c.id, unified.c.sources).cte("created")
+    else:
+        conn.execute(insert)
+        created = sa.select(unified.c.id, unified.c.sources).join(dirty, dirty.c.uid == unified.c.id).subquery()
+    count = conn.execute(sa.insert(history).from_select(
         ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
-        sa.select(sa.literal(entity), unified.c.id, sa.literal(created_event), unified.c.sources,
-                  sa.literal(run_id), sa.literal(now)).join(dirty, dirty.c.uid == unified.c.id)))
-    return {"updated": 0, "created": created, "field_changes": 0}
+        sa.select(sa.literal(entity), created.c.id, sa.literal(created_event), created.c.sources,
+                  sa.literal(run_id), sa.literal(now)))).rowcount
+    return {"updated": 0, "created": count, "field_changes": 0}
 
 
 def _before(conn: sa.Connection, unified: sa.Table, winners: sa.Table, names: list[str]) -> sa.Table:

@@ -118,8 +118,11 @@ class Store:
         return list(self.tables.source(entity).indexes) if dialect.is_postgres(self.engine) else []
 
     def _key_lookups(self) -> list[sa.Index]:
-        """identity_keys' index by key value (the one by record id stays: re-imported rows use it)."""
-        return [ix for ix in self.tables.identity_keys.indexes if "key_value" in ix.columns]
+        """identity_keys' index by key value; on PostgreSQL also the one by record id (the rows a
+        first load imports again find their old keys by a hash join; SQLite, with no hash joins,
+        keeps it)."""
+        indexes = self.tables.identity_keys.indexes
+        return list(indexes) if dialect.is_postgres(self.engine) else [ix for ix in indexes if "key_value" in ix.columns]
 
     def begin_first_load(self, entity: str) -> None:
         """Before an import: with no unified <entity> yet, drop its source table's lookup indexes;
@@ -203,7 +206,7 @@ class Store:
             return BatchCounts()
         src = self.tables.source(entity)
         now = utcnow()
-        stage = self._stage(conn, f"stage_{entity}", [src.c[c] for c in rows.columns])
+        stage = self._stage(conn, f"stage_{entity}", [src.c[c] for c in rows.columns], numbered_for=src)
         dialect.bulk_load(conn, stage, rendered[0] if rendered else rows)
         dialect.analyze(conn, stage)
 
@@ -219,27 +222,34 @@ class Store:
             ).values(seen_pass=seen_pass))
         same_for_all = {"source": source, "object": object_name, "tier": tier, "imported_at": now,
                         "run_id": run_id, "seen_pass": seen_pass}
-        changed = dialect.create_temp_table(conn, f"changed_{entity}", [
-            sa.Column("record_id", sa.BigInteger(), primary_key=True), sa.Column("source_id", sa.String(255))])
         all_new = existing == 0
-        written = self._upsert(conn, src, stage, same_for_all, changed, all_new=all_new)
-        dialect.analyze(conn, changed)
+        if all_new and "new_id" in stage.c:  # the rows keep the ids the stage gave them
+            written = self._upsert(conn, src, stage, same_for_all, None, all_new=True)
+            changed = sa.select(stage.c.new_id.label("record_id"), stage.c.source_id).subquery("changed")
+        else:
+            changed = dialect.create_temp_table(conn, f"changed_{entity}", [
+                sa.Column("record_id", sa.BigInteger(), primary_key=True), sa.Column("source_id", sa.String(255))])
+            written = self._upsert(conn, src, stage, same_for_all, changed, all_new=all_new)
+            dialect.analyze(conn, changed)
         self.mark_pending(conn, entity, sa.select(changed.c.record_id), all_new=all_new)
         self._write_keys(conn, entity, changed, rendered[1] if rendered else keys, all_new=all_new)
         inserted = len(rows) - existing
         return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
 
     def _upsert(self, conn: sa.Connection, src: sa.Table, stage: sa.Table, same_for_all: dict,
-                changed: sa.Table, all_new: bool) -> int:
+                changed: sa.Table | None, all_new: bool) -> int:
         """Insert new rows (each its own unified record until resolution says otherwise) and
         rewrite existing rows only when their content changed or they come back from a delete;
-        the rows written go to `changed` (record_id, source_id). Columns with one value for the
-        whole batch come as parameters, not staged per row. A batch of only new rows is a plain
-        INSERT: ON CONFLICT's speculative insertion costs a third more per row, and a row that
-        appeared since the count fails the batch on the unique index (retried next run)."""
+        the rows written go to `changed` (record_id, source_id) unless it is None (a batch of only
+        new rows numbered by its stage). Columns with one value for the whole batch come as
+        parameters, not staged per row. A batch of only new rows is a plain INSERT: ON CONFLICT's
+        speculative insertion costs a third more per row, and a row that appeared since the count
+        fails the batch on the unique index (retried next run)."""
         constants = [dialect.typed_literal(conn, value, src.c[name].type).label(name) for name, value in same_for_all.items()]
-        numbered = sa.select(dialect.new_ids(conn, src).label("new_id"), *stage.c, *constants).subquery("numbered")
-        columns = [c.name for c in stage.c] + list(same_for_all)
+        staged = [c for c in stage.c if c.name != "new_id"]
+        ids = stage.c.new_id if "new_id" in stage.c else dialect.new_ids(conn, src)
+        numbered = sa.select(ids.label("new_id"), *staged, *constants).subquery("numbered")
+        columns = [c.name for c in staged] + list(same_for_all)
         ins = dialect.insert(conn, src).from_select(
             ["id", "unified_id", *columns],
             sa.select(numbered.c.new_id, numbered.c.new_id, *(numbered.c[c] for c in columns)).where(sa.true()))
@@ -250,6 +260,8 @@ class Store:
                 set_={**data_columns, "deleted_in_source": sa.false(), "deleted_at": None},
                 where=sa.or_(src.c.row_hash != ins.excluded.row_hash, src.c.deleted_in_source),
             )
+        if changed is None:
+            return conn.execute(ins).rowcount
         if dialect.is_postgres(conn):  # the upsert hands its rows on (SQLite has no DML in a WITH)
             upserted = ins.returning(src.c.id, src.c.source_id).cte("upserted")
             return conn.execute(sa.insert(changed).from_select(
@@ -313,24 +325,31 @@ class Store:
         # The changed records' current keys, read once by record id; what to delete and what to
         # insert is then a comparison of two scratch tables, not a lookup per key in identity_keys.
         old_keys = dialect.create_temp_table(conn, f"old_keys_{entity}", [
-            sa.Column("id", sa.BigInteger()), sa.Column("record_id", sa.BigInteger(), index=True),
-            sa.Column("key_type", key_text(32)), sa.Column("key_value", key_text(2048))])
+            sa.Column("record_id", sa.BigInteger(), index=True), sa.Column("key_type", key_text(32)),
+            sa.Column("key_value", key_text(2048))])
+        of_records = sa.and_(ik.c.entity == entity, ik.c.record_id.in_(sa.select(changed.c.record_id)))
         conn.execute(sa.insert(old_keys).from_select(
-            ["id", "record_id", "key_type", "key_value"],
-            sa.select(ik.c.id, ik.c.record_id, ik.c.key_type, ik.c.key_value)
-            .join(changed, sa.and_(ik.c.entity == entity, ik.c.record_id == changed.c.record_id))))
+            ["record_id", "key_type", "key_value"], sa.select(ik.c.record_id, ik.c.key_type, ik.c.key_value).where(of_records)))
         dialect.analyze(conn, new_keys)
         dialect.analyze(conn, old_keys)
-        same_key = sa.and_(new_keys.c.record_id == old_keys.c.record_id, new_keys.c.key_type == old_keys.c.key_type,
-                           new_keys.c.key_value == old_keys.c.key_value)
-        conn.execute(sa.delete(ik).where(ik.c.id.in_(sa.select(old_keys.c.id).where(~sa.exists().where(same_key)))))
+
+        def same_key(table: sa.Table, other: sa.Table) -> sa.ColumnElement:
+            return sa.exists().where(table.c.record_id == other.c.record_id, table.c.key_type == other.c.key_type,
+                                     table.c.key_value == other.c.key_value)
+
+        conn.execute(sa.delete(ik).where(of_records, ~same_key(new_keys, ik)))
         conn.execute(sa.insert(ik).from_select(
             ["entity", "key_type", "key_value", "record_id"],
             sa.select(sa.literal(entity), new_keys.c.key_type, new_keys.c.key_value, new_keys.c.record_id)
-            .where(~sa.exists().where(same_key))))
+            .where(~same_key(old_keys, new_keys))))
 
-    def _stage(self, conn: sa.Connection, name: str, columns: list[sa.Column]) -> sa.Table:
+    def _stage(self, conn: sa.Connection, name: str, columns: list[sa.Column], numbered_for: sa.Table) -> sa.Table:
+        """A batch's staging table. On PostgreSQL each staged row takes a fresh id of
+        `numbered_for` as it is loaded (column new_id): inserted with it, a batch of new rows
+        needs no RETURNING to learn its ids. SQLite numbers rows when it inserts them."""
         copies = [sa.Column(c.name, c.type) for c in columns]
+        if dialect.is_postgres(conn):
+            copies.append(sa.Column("new_id", sa.BigInteger(), server_default=dialect.new_ids(conn, numbered_for)))
         return dialect.create_temp_table(conn, name, copies)
 
     def refresh_statistics(self, entity: str) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from audiences_dagster_tests.identity.records import source_record_id
+from audiences_dagster.identity import survivorship
+from audiences_dagster_tests.identity.records import source_record_id, unified_record
 from audiences_dagster_tests.support import Workspace
 
 COLUMNS = ["id", "email", "first_name", "title", "updated"]
@@ -76,3 +77,36 @@ def test_fields_named_like_survivorship_work_columns_keep_their_own_values(works
     workspace.run()
     [person] = workspace.unified()
     assert {n: person[n] for n in names} == {n: f"{n} value" for n in names}
+
+
+def test_a_first_loads_lone_records_take_their_own_values_without_ranking(workspace: Workspace, monkeypatch) -> None:
+    """Most people of a first load have one source record: their values, provenance and source
+    are read straight from it, and only the merged ones are ranked. Later runs rank everyone."""
+    read_alone = []
+    alone_select = survivorship._alone_select
+
+    def spy(*args):
+        read_alone.append(True)
+        return alone_select(*args)
+
+    monkeypatch.setattr(survivorship, "_alone_select", spy)
+    bo = {"id": "2", "email": "bo@acme.com", "first_name": "Bo", "title": "", "updated": "2024-01-01"}
+    workspace.write_csv("crm.csv", [_row("Jane", "VP Sales", "2024-01-01"), bo], COLUMNS)
+    workspace.write_csv("warehouse.csv", [_row("Janet", "Head of Sales", "2023-01-01")], COLUMNS)
+    workspace.configure({"crm": _source("crm.csv", "salesforce"), "warehouse": _source("warehouse.csv", "warehouse")})
+    workspace.run()
+
+    assert read_alone == [True]
+    lone = unified_record(workspace, "crm", "2")
+    assert (lone["first_name"], lone["title"], lone["sources"], lone["deleted_in_source"]) == ("Bo", None, "crm", False)
+    assert (lone["first_name__from"], lone["title__from"]) == (source_record_id(workspace, "crm", "2"), None)
+    merged = unified_record(workspace, "warehouse", "1")
+    assert (merged["first_name"], merged["title"], merged["title__from"]) == (
+        "Jane", "VP Sales", source_record_id(workspace, "crm", "1"))
+    assert sorted(merged["sources"].split(",")) == ["crm", "warehouse"]
+
+    workspace.write_csv("crm.csv", [_row("Jane", "VP Sales", "2024-01-01"), {**bo, "title": "CTO"}], COLUMNS)
+    workspace.run()
+
+    assert read_alone == [True]
+    assert unified_record(workspace, "crm", "2")["title"] == "CTO"
