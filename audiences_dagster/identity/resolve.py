@@ -357,7 +357,7 @@ class _Resolver:
         frontier = self._temp("moved", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
         moved = self._move(frontier, sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
-                           .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label))
+                           .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label), first=True)
         lowered = self._temp("lowered_keys", sa.Column("key_id", sa.Integer(), primary_key=True),
                              sa.Column("root", sa.BigInteger()))
         rounds = 1
@@ -377,15 +377,17 @@ class _Resolver:
                                .join(lowered, lowered.c.key_id == links.c.key_id).group_by(links.c.label))
         return rounds
 
-    def _move(self, moved: sa.Table, proposed: sa.Select) -> int:
+    def _move(self, moved: sa.Table, proposed: sa.Select, first: bool = False) -> int:
         """Lower the labels' roots where a proposed (label, root) beats them; the labels lowered
-        replace the contents of `moved` (the next round's frontier). Returns how many moved."""
+        replace the contents of `moved` (the next round's frontier). Returns how many moved. In
+        the `first` round every label is still its own root: the roots need not be read."""
         labels, offer = self.labels, proposed.subquery("offer")
         self.conn.execute(sa.delete(moved))
+        lowered = sa.select(offer.c.label, offer.c.root)
+        lowered = (lowered.where(offer.c.root < offer.c.label) if first else
+                   lowered.join(labels, labels.c.label == offer.c.label).where(offer.c.root < labels.c.root))
         count = self.conn.execute(sa.insert(moved).from_select(
-            ["label", "root"], sa.select(offer.c.label, offer.c.root)
-            .join(labels, labels.c.label == offer.c.label).where(offer.c.root < labels.c.root)
-            .order_by(offer.c.label))).rowcount
+            ["label", "root"], lowered.order_by(offer.c.label))).rowcount
         if count:
             self.conn.execute(sa.update(labels).where(labels.c.label == moved.c.label).values(root=moved.c.root))
         return count
@@ -442,13 +444,7 @@ class _Resolver:
         src, labels, pend = self.src, self.labels, self.pend
         unified = self.store.tables.unified(self.entity)
         moved = labels.c.root != labels.c.label
-        moves = self._temp("moves", sa.Column("record_id", sa.BigInteger(), primary_key=True),
-                           sa.Column("final", sa.BigInteger()))
-        self.conn.execute(sa.insert(moves).from_select(["record_id", "final"], sa.select(src.c.id, labels.c.root)
-                                                       .join(labels, sa.and_(src.c.unified_id == labels.c.label, moved))
-                                                       .order_by(src.c.id)))
-        dialect.analyze(self.conn, moves)
-        self.conn.execute(sa.update(src).where(src.c.id == moves.c.record_id).values(unified_id=moves.c.final))
+        self.conn.execute(sa.update(src).where(src.c.unified_id == labels.c.label, moved).values(unified_id=labels.c.root))
         self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
         if self.entity == "companies":
             people = self.store.tables.unified("people")

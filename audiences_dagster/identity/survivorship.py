@@ -174,25 +174,19 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
 def _create_every_record(conn: sa.Connection, store: Store, entity: str, select: sa.Select, columns: list[str],
                          dirty: sa.Table, run_id: str, now: datetime, created_event: str) -> dict[str, int]:
     """None of the ids has a unified row yet (a first load, say): the winners go straight into
-    the unified table, with no copy to compare against, and each gets its creation history. On
-    PostgreSQL the inserted rows hand themselves on to it (SQLite has no DML in a WITH: there
-    they are read back)."""
+    the unified table, with no copy to compare against, and each gets its creation history."""
     unified, history = store.tables.unified(entity), store.tables.field_history
     winners = select.subquery("winners")
     assigned = [c for c in columns if c in unified.c]
-    insert = sa.insert(unified).from_select(
+    created = conn.execute(sa.insert(unified).from_select(
         ["id", *assigned, "created_at", "updated_at"],
-        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)))
-    if dialect.is_postgres(conn):
-        created = insert.returning(unified.c.id, unified.c.sources).cte("created")
-    else:
-        conn.execute(insert)
-        created = sa.select(unified.c.id, unified.c.sources).join(dirty, dirty.c.uid == unified.c.id).subquery()
-    count = conn.execute(sa.insert(history).from_select(
+        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)),
+    )).rowcount
+    conn.execute(sa.insert(history).from_select(
         ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
-        sa.select(sa.literal(entity), created.c.id, sa.literal(created_event), created.c.sources,
-                  sa.literal(run_id), sa.literal(now)))).rowcount
-    return {"updated": 0, "created": count, "field_changes": 0}
+        sa.select(sa.literal(entity), unified.c.id, sa.literal(created_event), unified.c.sources,
+                  sa.literal(run_id), sa.literal(now)).join(dirty, dirty.c.uid == unified.c.id)))
+    return {"updated": 0, "created": created, "field_changes": 0}
 
 
 def _before(conn: sa.Connection, unified: sa.Table, winners: sa.Table, names: list[str]) -> sa.Table:

@@ -109,7 +109,7 @@ def _system_tables(metadata: sa.MetaData) -> None:
         # keys) instead of on an entity and a type that millions of keys share. On PostgreSQL it
         # covers the holders, read from the index alone (no visit to the table).
         sa.Index(None, "key_value", "key_type", "entity", postgresql_include=["record_id", "blocked"]),
-        sa.Index(None, "entity", "record_id"),
+        sa.Index(None, "record_id", "entity"),  # by record first, for the same reason
     )
     # Records waiting for identity resolution: a narrow queue, so marking and clearing it never
     # touches the wide source rows.
