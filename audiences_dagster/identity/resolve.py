@@ -181,6 +181,7 @@ class _Resolver:
         when each record is its own label, the keys are those pairs already."""
         if self.labels_are_ids:
             keys = self.keys
+            dialect.analyze(self.conn, keys)  # what the joins on it are planned by: up to date, not as last imported
             held = (sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id.label("label"),
                               sa.literal(1).label("pending"))
                     .where(keys.c.entity == self.entity, keys.c.blocked.is_(None)).subquery("held"))
@@ -343,8 +344,11 @@ class _Resolver:
         dialect.analyze(self.conn, links)
         self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
                                  sa.Column("root", sa.BigInteger()), rewritten=True)
-        every = (sa.select(self.pend.c.label).distinct() if self.all_pending  # links' labels are pend's
-                 else sa.union(sa.select(links.c.label), sa.select(self.pend.c.label))).subquery()
+        if self.labels_are_ids:  # pend's labels are its record ids: distinct, and in pend's order
+            every = sa.select(self.pend.c.label).subquery()
+        else:  # with every record pending, links' labels are pend's
+            every = (sa.select(self.pend.c.label).distinct() if self.all_pending
+                     else sa.union(sa.select(links.c.label), sa.select(self.pend.c.label))).subquery()
         # Each scratch table is filled in key order: its index grows at the end, not all over.
         self.label_count = self.conn.execute(sa.insert(self.labels).from_select(
             ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label))).rowcount

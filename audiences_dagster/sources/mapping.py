@@ -187,11 +187,14 @@ def _row_hash(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 def _datetime_text(moments: pd.Series) -> pd.Series:
     """Each datetime spelled on its own (pandas renders a column by its least round value, so
     one value with milliseconds would change every other row's hash in that batch)."""
-    precise = moments.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-    whole = moments.dt.strftime("%Y-%m-%d %H:%M:%S")
-    day = moments.dt.strftime("%Y-%m-%d")
-    text = precise.where(moments.dt.microsecond != 0, whole.where(moments != moments.dt.normalize(), day))
-    return text.astype("string")
+    fraction = moments.notna() & (moments.dt.microsecond != 0)
+    midnight = moments == moments.dt.normalize()
+    whole = moments.notna() & ~fraction & ~midnight
+    text = pd.Series(pd.NA, index=moments.index, dtype="string")
+    for spelled, form in ((fraction, "%Y-%m-%d %H:%M:%S.%f"), (whole, "%Y-%m-%d %H:%M:%S"), (midnight, "%Y-%m-%d")):
+        if spelled.any():  # each value formatted once, in the form it needs
+            text[spelled] = moments[spelled].dt.strftime(form)
+    return text
 
 
 def _keys(rows: pd.DataFrame, source_name: str, config: AudiencesConfig,
