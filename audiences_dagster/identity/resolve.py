@@ -10,8 +10,10 @@ next run redoes the work.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +26,7 @@ from audiences_dagster.store import dialect
 from audiences_dagster.store.api import Store, utcnow
 from audiences_dagster.store.schema import key_text
 
+LOG = logging.getLogger(__name__)
 MAX_ITERATIONS = 100
 # Added to a key's priority when the absorbed record shares it only with another absorbed one.
 INDIRECT = 100
@@ -63,49 +66,80 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
     started = time.perf_counter()
     report = ResolveReport(entity=entity)
     now = utcnow()
-    with store.engine.begin() as conn:
-        resolver = _Resolver(conn, store, config, entity, run_id, now)
-        report.pending = resolver.collect_pending()
-        if report.pending:
-            if not resolver.most_pending:
-                store.ensure_indexes(conn, entity)  # finding the touched keys reads them
-            tables = store.tables
-            deferred = store.defer_indexes(conn, [tables.unified(entity), tables.merge_log, tables.field_history]
-                                           ) if resolver.most_pending else []
-            resolver.build_edges()
-            report.blocked = resolver.apply_merge_protection()
-            report.iterations = resolver.propagate()
-            report.merges = resolver.log_merges()
-            resolver.assign()
-            counts = apply_survivorship(conn, store, config, entity, resolver.dirty(), run_id, now)
-            report.created, report.updated = counts["created"], counts["updated"]
-            report.field_changes = counts["field_changes"]
-            resolver.finish()
-            store.restore_indexes(conn, deferred)
-        first_load = report.pending and resolver.most_pending
-        if not first_load:
-            store.ensure_indexes(conn, entity)  # when a first load's resolution was interrupted
+    key_indexes = store.build_key_indexes_aside()  # a first load's, beside the resolution
+    try:
+        with store.engine.begin() as conn:
+            dialect.rederivable(conn)  # a crash that loses it leaves the pending queue to redo it
+            resolver = _Resolver(conn, store, config, entity, run_id, now, keys_analyzed=key_indexes is not None)
+            report.pending = resolver.collect_pending()
+            if report.pending:
+                if not resolver.most_pending:
+                    store.ensure_indexes(conn, entity)  # finding the touched keys reads them
+                else:  # the tables it fills from empty get their indexes once it has committed
+                    store.defer_indexes(conn, store.deferrable(entity))
+                resolver.build_edges()
+                report.blocked = resolver.apply_merge_protection()
+                report.iterations = resolver.propagate()
+                report.merges = resolver.log_merges()
+                resolver.assign()
+                counts = apply_survivorship(conn, store, config, entity, resolver.dirty(), run_id, now)
+                report.created, report.updated = counts["created"], counts["updated"]
+                report.field_changes = counts["field_changes"]
+                resolver.finish()
+            first_load = report.pending and resolver.most_pending
+            if not first_load:
+                store.ensure_indexes(conn, entity)  # when a first load's resolution was interrupted
+    finally:
+        keys_vacuumed = _waited(key_indexes)
     if first_load:
-        _settle(store, entity)
+        _settle(store, entity, keys_vacuumed)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _settle(store: Store, entity: str) -> None:
+def _waited(build: Future | None) -> bool:
+    """Wait for an index build running aside; True when it finished. One that failed is logged
+    and left to `ensure_indexes`."""
+    if build is None:
+        return False
+    try:
+        build.result()
+        return True
+    except Exception as exc:  # noqa: BLE001 - the indexes are rebuilt below; the resolution stands
+        LOG.warning("building identity_keys' indexes beside the resolution failed (%s); building them now", exc)
+        return False
+
+
+def _settle(store: Store, entity: str, keys_vacuumed: bool) -> None:
     """After a first load: the lookup indexes built and fresh statistics (on PostgreSQL with a
     vacuum, which marks the pages all-visible for index-only lookups), so the next runs find the
-    store settled. On PostgreSQL the indexes come after the vacuum: no dead row versions to index,
-    and none for the vacuum to clean out of them. SQLite's statistics describe its indexes, so
-    there they come first. A crash in between leaves the indexes to the next resolution."""
-    tables = [store.tables.source(entity), store.tables.identity_keys, store.tables.unified(entity),
-              store.tables.pending_records]
-    postgres = dialect.is_postgres(store.engine)
-    if postgres:
-        dialect.vacuum_analyze(store.engine, tables)
-    with store.engine.begin() as conn:
-        store.ensure_indexes(conn, entity)
-    if not postgres:
-        dialect.vacuum_analyze(store.engine, tables)
+    store settled. On PostgreSQL the source table's indexes come after its vacuum (no dead row
+    versions to index, and none for the vacuum to clean out of them), and the other tables are
+    settled at the same time on a second connection: the resolution has left a core idle.
+    SQLite's statistics describe its indexes, so there they come first, one after the other. A
+    crash in between leaves the indexes to the next resolution."""
+    tables, engine, lookups = store.tables, store.engine, store.lookups(entity)
+    source = [tables.source(entity)]
+    others = [tables.unified(entity), tables.pending_records] + ([] if keys_vacuumed else [tables.identity_keys])
+
+    def settle(vacuumed: list[sa.Table], indexes: list[sa.Index]) -> None:
+        with engine.begin() as conn:
+            store.ensure_indexes(conn, entity, indexes)
+        dialect.vacuum_analyze(engine, vacuumed)
+
+    if not dialect.is_postgres(engine):
+        settle(source + others, [ix for group in lookups.values() for ix in group])
+        return
+
+    def settle_source() -> None:
+        dialect.vacuum_analyze(engine, source)
+        with engine.begin() as conn:
+            store.ensure_indexes(conn, entity, lookups["source"])
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="settle") as pool:
+        lanes = [pool.submit(settle_source), pool.submit(settle, others, lookups["keys"] + lookups["resolved"])]
+    for lane in lanes:
+        lane.result()
 
 
 def _disjoint(spans) -> list[tuple[int, int]]:
@@ -124,8 +158,9 @@ class _Resolver:
     """The steps of one resolution, sharing the connection and scratch tables."""
 
     def __init__(self, conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
-                 run_id: str, now: datetime):
+                 run_id: str, now: datetime, keys_analyzed: bool = False):
         self.conn, self.store, self.config, self.entity = conn, store, config, entity
+        self.keys_analyzed = keys_analyzed  # just now, before the resolution began
         self.run_id, self.now = run_id, now
         self.src = store.tables.source(entity)
         self.keys = store.tables.identity_keys
@@ -181,7 +216,8 @@ class _Resolver:
         when each record is its own label, the keys are those pairs already."""
         if self.labels_are_ids:
             keys = self.keys
-            dialect.analyze(self.conn, keys)  # what the joins on it are planned by: up to date, not as last imported
+            if not self.keys_analyzed:  # what the joins on it are planned by: up to date, not as last imported
+                dialect.analyze(self.conn, keys)
             held = (sa.select(keys.c.key_type, keys.c.key_value, keys.c.record_id.label("label"),
                               sa.literal(1).label("pending"))
                     .where(keys.c.entity == self.entity, keys.c.blocked.is_(None)).subquery("held"))

@@ -24,6 +24,7 @@ from audiences_dagster.sources.mapping import MappedBatch, map_batch
 from audiences_dagster.sources.salesforce import SalesforceSource
 from audiences_dagster.sources.sql_warehouse import SqlSource
 from audiences_dagster.store.api import BatchCounts, Store
+from audiences_dagster.store import dialect
 from audiences_dagster.store.dialect import Load, render_load
 
 T = TypeVar("T")
@@ -113,6 +114,7 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     for raw, mapped, rendered in read_ahead(_mapped(reader, cursor, name, config, store.engine.dialect.name)):
         entries = raw.quarantine + mapped.quarantine
         with store.engine.begin() as conn:
+            dialect.rederivable(conn)  # the batch and its cursor: read again if a crash loses them
             rows, keys = cap.admit(conn, mapped.rows, mapped.keys)
             counts = store.write_batch(
                 conn, source=name, entity=source.entity, object_name=source.object,

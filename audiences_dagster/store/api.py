@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -136,12 +138,25 @@ class Store:
             for index in dropping:
                 index.drop(conn, checkfirst=True)
 
-    def ensure_indexes(self, conn: sa.Connection, entity: str) -> None:
-        """Build the lookup indexes a first load dropped; nothing happens when they exist. Two
-        runs may get here together: on PostgreSQL the table is locked against other builders
-        (and writers) first, and the index checked again."""
+    def deferrable(self, entity: str) -> list[sa.Table]:
+        """The tables a first resolution fills from empty (see `defer_indexes`)."""
+        return [self.tables.unified(entity), self.tables.merge_log, self.tables.field_history]
+
+    def lookups(self, entity: str) -> dict[str, list[sa.Index]]:
+        """The indexes a first load or a first resolution can leave to be built afterwards, by
+        what holds them: the source table, identity_keys, and the tables resolution fills."""
+        return {"source": self._source_lookups(entity), "keys": self._key_lookups(),
+                "resolved": [ix for table in self.deferrable(entity) for ix in table.indexes]}
+
+    def ensure_indexes(self, conn: sa.Connection, entity: str, indexes: list[sa.Index] | None = None) -> None:
+        """Build the lookup indexes (all of `lookups`, or the ones given) that a first load or a
+        first resolution left to build; nothing happens when they exist. Two runs may get here
+        together: on PostgreSQL the table is locked against other builders (and writers) first,
+        and the index checked again."""
         inspector = sa.inspect(conn)
-        for index in [*self._source_lookups(entity), *self._key_lookups()]:
+        if indexes is None:
+            indexes = [ix for group in self.lookups(entity).values() for ix in group]
+        for index in indexes:
             if any(ix["name"] == index.name for ix in inspector.get_indexes(index.table.name)):
                 continue
             if dialect.is_postgres(conn):
@@ -150,12 +165,43 @@ class Store:
             index.create(conn, checkfirst=True)
             inspector.clear_cache()
 
+    def build_key_indexes_aside(self) -> Future | None:
+        """When a first load left identity_keys without its lookup indexes (PostgreSQL): analyze
+        it now, so that the resolution about to start plans its joins on fresh statistics, and
+        build the indexes (then vacuum the table) on a connection of their own while that
+        resolution runs. It joins the keys by hashing and needs no index, and a build only
+        blocks writers, which it has none of; the machine's other core does the sorting. Returns
+        the running build (its result is the time it took), or None when there is nothing to
+        build. A build that fails leaves the indexes to `ensure_indexes`."""
+        if not dialect.is_postgres(self.engine):
+            return None
+        with self.engine.connect() as conn:
+            present = {ix["name"] for ix in sa.inspect(conn).get_indexes(self.tables.identity_keys.name)}
+        missing = [ix for ix in self._key_lookups() if ix.name not in present]
+        if not missing:
+            return None
+        dialect.vacuum_analyze(self.engine, [self.tables.identity_keys], vacuum=False)
+
+        def build() -> float:
+            started = time.perf_counter()
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for index in missing:  # IF NOT EXISTS: a resolution's ensure_indexes may have built it meanwhile
+                    conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+            dialect.vacuum_analyze(self.engine, [self.tables.identity_keys])
+            return time.perf_counter() - started
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-indexes")
+        running = pool.submit(build)
+        pool.shutdown(wait=False)  # takes no more work; the build runs on
+        return running
+
     def defer_indexes(self, conn: sa.Connection, tables: list[sa.Table]) -> list[sa.Index]:
         """Within a resolution's transaction: drop the secondary indexes of the given tables that
-        hold no row yet, and return them for `restore_indexes` to build once the rows are in (a
-        first resolution fills them with hundreds of thousands of rows, and a sorted build costs a
-        fraction of maintaining each index row by row). Being in the same transaction, a crash
-        brings them back with it; on PostgreSQL each table is locked until the commit."""
+        hold no row yet, and return them (a first resolution fills them with hundreds of
+        thousands of rows, and a sorted build afterwards costs a fraction of maintaining each
+        index row by row). The resolution's settling builds them once it has committed; should it
+        stop before that, the next resolution's `ensure_indexes` does. A resolution that fails
+        rolls the drops back with it."""
         inspector = sa.inspect(conn)
         dropped = []
         for table in tables:
@@ -167,10 +213,6 @@ class Store:
                     index.drop(conn)
                     dropped.append(index)
         return dropped
-
-    def restore_indexes(self, conn: sa.Connection, indexes: list[sa.Index]) -> None:
-        for index in indexes:
-            index.create(conn)
 
     # -- sync state -----------------------------------------------------------------------
 

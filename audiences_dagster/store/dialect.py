@@ -16,6 +16,18 @@ def is_postgres(bind: sa.Connection | sa.Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def rederivable(conn: sa.Connection) -> None:
+    """Mark the current transaction as work the next run derives again from its inputs (an
+    import batch with its cursor, a resolution with its pending queue): on PostgreSQL its commit
+    does not wait for the WAL flush. A server crash can then lose the last fraction of a second of
+    such commits, each whole, with the cursor or queue they advance, so the next run redoes them;
+    the store stays consistent. Nothing is lost that cannot be read again (credits, actions and
+    CRM writes keep synchronous commits). Waiting out the flushes cost a tenth of a 1M-record
+    first load."""
+    if is_postgres(conn):
+        conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
+
+
 def insert(bind: sa.Connection, table: sa.Table):
     """An INSERT that supports ON CONFLICT on both stores."""
     return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
@@ -134,12 +146,13 @@ def create_temp_table(conn: sa.Connection, name: str, columns: list[sa.Column], 
     return table
 
 
-def vacuum_analyze(engine: sa.Engine, tables: list[sa.Table]) -> None:
+def vacuum_analyze(engine: sa.Engine, tables: list[sa.Table], vacuum: bool = True) -> None:
     """After a bulk load, outside any transaction: PostgreSQL's VACUUM also marks the loaded pages
     all-visible, so the next incremental run's index-only lookups skip the table (autovacuum
-    would get there later); SQLite only needs the statistics."""
+    would get there later); SQLite only needs the statistics. `vacuum=False`: statistics only,
+    each table's lock held only while it is analyzed."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        verb = "VACUUM ANALYZE" if is_postgres(conn) else "ANALYZE"
+        verb = "VACUUM ANALYZE" if is_postgres(conn) and vacuum else "ANALYZE"
         for table in tables:
             conn.execute(sa.text(f"{verb} {conn.dialect.identifier_preparer.format_table(table)}"))
 

@@ -4,6 +4,8 @@ after a first load that stopped before resolution)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -150,24 +152,79 @@ def index_names(workspace: Workspace, *tables: str) -> set[str]:
 DEFERRED = ("unified_people", "merge_log", "field_history")
 
 
-def test_a_first_resolution_builds_the_unified_log_and_history_indexes_once_its_rows_are_in(workspace: Workspace):
+def test_a_first_resolution_builds_the_unified_log_and_history_indexes_once_its_rows_are_in(
+        workspace: Workspace, monkeypatch):
     workspace.write_csv("crm.csv", people("a", "b"))
     workspace.write_csv("events.csv", people("a", "c"))
     workspace.configure({"crm": people_source("crm.csv"), "events": people_source("events.csv")})
     declared = {ix.name for table in DEFERRED for ix in workspace.store.tables.metadata.tables[table].indexes}
-    dropped = []
-    restore = workspace.store.restore_indexes
+    during = []
+    assign = resolve._Resolver.assign
 
-    def watch(conn, indexes):
-        dropped.extend(ix.name for ix in indexes)
-        restore(conn, indexes)
+    def watch(self):
+        assign(self)
+        if self.entity == "people":
+            during.extend(index_names_on(self.conn, *DEFERRED))
 
-    workspace.store.restore_indexes = watch
+    monkeypatch.setattr(resolve._Resolver, "assign", watch)
     workspace.run()
 
-    assert set(dropped) == declared  # they were dropped for the load...
+    assert not declared & set(during)  # they were dropped for the load...
     assert declared <= index_names(workspace, *DEFERRED)  # ...and are back
     assert len(workspace.rows("merge_log")) == 1
+
+
+def index_names_on(conn: sa.Connection, *tables: str) -> set[str]:
+    inspector = sa.inspect(conn)
+    return {ix["name"] for table in tables for ix in inspector.get_indexes(table)}
+
+
+def test_the_next_resolution_builds_what_a_first_one_stopped_after_its_commit_left(workspace: Workspace, monkeypatch):
+    workspace.write_csv("crm.csv", people("a", "b"))
+    workspace.configure({"crm": people_source("crm.csv")})
+    declared = {ix.name for table in DEFERRED for ix in workspace.store.tables.metadata.tables[table].indexes}
+
+    def killed(*args):
+        raise RuntimeError("killed after the commit")
+
+    monkeypatch.setattr(resolve, "_settle", killed)
+    with pytest.raises(RuntimeError, match="killed after the commit"):
+        workspace.run()
+    assert len(workspace.unified()) == 2  # committed...
+    assert not declared & index_names(workspace, *DEFERRED)  # ...without its indexes
+
+    monkeypatch.undo()
+    workspace.write_csv("crm.csv", people("a", "b", "c"))
+    workspace.run()
+
+    assert declared <= index_names(workspace, *DEFERRED)
+    assert lookups(workspace) == LOOKUPS
+    assert len(workspace.unified()) == 3
+
+
+def test_a_first_loads_key_indexes_are_built_while_its_resolution_runs(workspace: Workspace, monkeypatch):
+    workspace.write_csv("crm.csv", people("a", "b"))
+    workspace.configure({"crm": people_source("crm.csv")})
+    workspace.import_all()
+    postgres = workspace.store.engine.dialect.name == "postgresql"
+    seen_during = []
+    survivorship = resolve.apply_survivorship
+
+    def watch(conn, store, *args):
+        if args[1] == "people":  # (config, entity, ...): poll from another connection, up to 30 s
+            deadline = time.monotonic() + 30
+            while (not (found := KEY_INDEX in lookups(workspace) and BY_RECORD in lookups(workspace))
+                   and postgres and time.monotonic() < deadline):
+                time.sleep(0.05)
+            seen_during.append(found)
+        return survivorship(conn, store, *args)
+
+    monkeypatch.setattr(resolve, "apply_survivorship", watch)
+    resolve.unify(workspace.store, workspace.config, "people", "run")  # people only: no companies step first
+
+    # On PostgreSQL built beside the open resolution; SQLite (one writer) builds them afterwards.
+    assert seen_during == [postgres]
+    assert lookups(workspace) == LOOKUPS
 
 
 def test_a_resolution_that_fails_midway_leaves_the_indexes_it_deferred(workspace: Workspace, monkeypatch):
