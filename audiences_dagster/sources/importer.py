@@ -23,7 +23,7 @@ from audiences_dagster.sources.hubspot import HubSpotSource
 from audiences_dagster.sources.mapping import MappedBatch, map_batch
 from audiences_dagster.sources.salesforce import SalesforceSource
 from audiences_dagster.sources.sql_warehouse import SqlSource
-from audiences_dagster.store.api import BatchCounts, Store
+from audiences_dagster.store.api import BatchCounts, DirectBatch, DirectLoad, Store
 from audiences_dagster.store import dialect
 from audiences_dagster.store.dialect import Load, render_load
 
@@ -110,8 +110,10 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     seen_pass = pass_number if plan.full_pass else None
     cap = PlanCapGuard.start(store, config, name)
     store.begin_first_load(source.entity)
+    direct = store.direct_load(name, source.entity, {"object": source.object, "tier": source.effective_tier.value,
+                                                     "run_id": run_id, "seen_pass": seen_pass})
 
-    for raw, mapped, rendered in read_ahead(_mapped(reader, cursor, name, config, store.engine.dialect.name)):
+    for raw, mapped, rendered in read_ahead(_mapped(reader, cursor, name, config, store.engine.dialect.name, direct)):
         entries = raw.quarantine + mapped.quarantine
         with store.engine.begin() as conn:
             dialect.rederivable(conn)  # the batch and its cursor: read again if a crash loses them
@@ -152,14 +154,17 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     return report
 
 
-def _mapped(reader: SourceReader, cursor: dict, name: str, config: AudiencesConfig,
-            backend: str) -> Generator[tuple[RawBatch, MappedBatch, tuple[Load, Load]], None, None]:
-    """Each batch read, mapped, and its rows and keys rendered for the store's bulk load."""
+def _mapped(reader: SourceReader, cursor: dict, name: str, config: AudiencesConfig, backend: str,
+            direct: DirectLoad | None = None,
+            ) -> Generator[tuple[RawBatch, MappedBatch, tuple[Load, Load] | DirectBatch], None, None]:
+    """Each batch read, mapped, and its rows and keys rendered for the store's bulk load: for a
+    direct load while it lasts, else for staging."""
     batches = reader.batches(cursor)
     try:
         for raw in batches:
             mapped = map_batch(raw.frame, raw.row_numbers, name, config)
-            yield raw, mapped, (render_load(backend, mapped.rows), render_load(backend, mapped.keys))
+            rendered = direct.render(mapped.rows, mapped.keys) if direct else None
+            yield raw, mapped, rendered or (render_load(backend, mapped.rows), render_load(backend, mapped.keys))
     finally:
         batches.close()  # gives the source's connection back even when mapping fails
 

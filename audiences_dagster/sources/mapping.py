@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from audiences_dagster.config.models import AudiencesConfig, SourceConfig
 from audiences_dagster.config.salesforce import MASTER_RECORD_COLUMN
@@ -179,9 +180,13 @@ def _row_hash(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(values[column]):
             values[column] = _datetime_text(values[column])
     hashed = pd.util.hash_pandas_object(values.astype("string"), index=False).to_numpy()
-    # Each 64-bit hash as 16 hex digits, all at once: big-endian bytes, one hex text, cut in 16s.
-    digits = np.frombuffer(hashed.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
-    return pd.Series(digits, index=frame.index, dtype="string")
+    # Each 64-bit hash as 16 hex digits, all at once: big-endian bytes, one hex text, and that
+    # text taken as it is for the column's characters, cut every 16 (no Python string per row).
+    count = len(hashed)
+    text = pa.py_buffer(hashed.astype(">u8").tobytes().hex().encode("ascii"))
+    cuts = pa.py_buffer(np.arange(0, 16 * count + 1, 16, dtype=np.int32))
+    digits = pa.Array.from_buffers(pa.string(), count, [None, cuts, text])
+    return pd.Series(pd.arrays.ArrowStringArray(digits), index=frame.index)
 
 
 def _datetime_text(moments: pd.Series) -> pd.Series:

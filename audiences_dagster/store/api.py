@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from alembic import command
@@ -49,6 +50,53 @@ class BatchCounts:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+
+
+@dataclass(frozen=True)
+class DirectBatch:
+    """A batch of new records numbered ahead and rendered for COPY straight into the source
+    table and identity_keys (see `DirectLoad`)."""
+
+    load: "DirectLoad"
+    rows: dialect.Load
+    keys: dialect.Load
+    first_id: int
+    last_id: int
+
+
+@dataclass
+class DirectLoad:
+    """The first import of a source into a PostgreSQL store: its records are new, so each batch
+    takes its ids from the source table's sequence as it is rendered (in the import's read-ahead
+    thread) and is copied straight into the source table and identity_keys: no staging table, no
+    count of existing rows, no INSERT ... SELECT, and the keys need no join to learn their
+    records' ids. A batch that finds one of its rows already there (a file that repeats an id in
+    another batch, another import of the same source at the same time) is rolled back to before
+    it and written the usual way, staged and upserted, as is every batch after it."""
+
+    store: "Store"
+    entity: str
+    constants: dict  # the columns with one value for the whole import
+    active: bool = True
+
+    def render(self, rows: pd.DataFrame, keys: pd.DataFrame) -> DirectBatch | None:
+        if not self.active or rows.empty:
+            return None
+        src = self.store.tables.source(self.entity)
+        with self.store.engine.connect() as conn:
+            ids = np.asarray(conn.execute(sa.select(sa.func.array_agg(dialect.new_ids(conn, src)))
+                                          .select_from(sa.func.generate_series(1, len(rows)))).scalar_one(),
+                             dtype=np.int64)
+        numbered = rows.copy()
+        numbered.insert(0, "id", ids)
+        numbered.insert(1, "unified_id", ids)  # each new record its own unified record
+        for name, value in {**self.constants, "imported_at": utcnow().strftime(dialect.DATETIME_TEXT)}.items():
+            numbered[name] = value
+        record_ids = pd.Series(ids, index=rows["source_id"].to_numpy())  # source ids are unique in a batch
+        held = pd.DataFrame({"entity": self.entity, "key_type": keys["key_type"], "key_value": keys["key_value"],
+                             "record_id": keys["source_id"].map(record_ids).to_numpy()})
+        return DirectBatch(self, dialect.render_load("postgresql", numbered), dialect.render_load("postgresql", held),
+                           int(ids.min()), int(ids.max()))
 
 
 class Store:
@@ -240,12 +288,19 @@ class Store:
 
     def write_batch(self, conn: sa.Connection, *, source: str, entity: str, object_name: str | None,
                     tier: str, rows: pd.DataFrame, keys: pd.DataFrame, run_id: str,
-                    seen_pass: int | None, rendered: tuple[dialect.Load, dialect.Load] | None = None) -> BatchCounts:
+                    seen_pass: int | None,
+                    rendered: tuple[dialect.Load, dialect.Load] | DirectBatch | None = None) -> BatchCounts:
         """Upsert one mapped batch: only rows whose content changed are written and marked
         pending for identity resolution; their identity keys follow in the same transaction.
-        `rendered` is the rows and keys already rendered for the bulk load (see importer)."""
+        `rendered` is the rows and keys already rendered for the bulk load (see importer), or
+        for a direct load of new records."""
         if rows.empty:
             return BatchCounts()
+        if isinstance(rendered, DirectBatch):
+            loaded = self._load_direct(conn, entity, rendered)
+            if loaded is not None:
+                return loaded
+            rendered = None  # staged and upserted below, rendered here
         src = self.tables.source(entity)
         now = utcnow()
         stage = self._stage(conn, f"stage_{entity}", [src.c[c] for c in rows.columns], numbered_for=src)
@@ -277,6 +332,35 @@ class Store:
         self._write_keys(conn, entity, changed, rendered[1] if rendered else keys, all_new=all_new)
         inserted = len(rows) - existing
         return BatchCounts(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
+
+    def direct_load(self, source: str, entity: str, constants: dict) -> DirectLoad | None:
+        """A `DirectLoad` for an import of a source of which the store holds no row yet, on
+        PostgreSQL (SQLite inserts tuples, with nothing to save)."""
+        if not dialect.is_postgres(self.engine):
+            return None
+        src = self.tables.source(entity)
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(sa.exists().where(src.c.source == source))).scalar():
+                return None
+        return DirectLoad(self, entity, {"source": source, **constants})
+
+    def _load_direct(self, conn: sa.Connection, entity: str, batch: DirectBatch) -> BatchCounts | None:
+        """Copy a batch of new records (and their keys) straight in, queued as their id range;
+        None when one of them was already there, with nothing of the batch written."""
+        if not batch.load.active:
+            return None
+        attempt = conn.begin_nested()
+        try:
+            dialect.bulk_load(conn, self.tables.source(entity), batch.rows)
+        except conn.dialect.dbapi.IntegrityError:  # a source id already stored (raised by the driver's COPY)
+            attempt.rollback()
+            batch.load.active = False
+            return None
+        dialect.bulk_load(conn, self.tables.identity_keys, batch.keys)
+        attempt.commit()
+        conn.execute(sa.insert(self.tables.pending_ranges).values(entity=entity, first_id=batch.first_id,
+                                                                 last_id=batch.last_id))
+        return BatchCounts(inserted=batch.rows.rows)
 
     def _upsert(self, conn: sa.Connection, src: sa.Table, stage: sa.Table, same_for_all: dict,
                 changed: sa.Table | None, all_new: bool) -> int:

@@ -22,12 +22,12 @@ MALFORMED = {
 }
 
 
-def import_lines(workspace: Workspace, lines: list[bytes]) -> ImportReport:
+def import_lines(workspace: Workspace, lines: list[bytes], **settings) -> ImportReport:
     (workspace.root / "people.csv").write_bytes(b"\n".join([HEADER, *lines]) + b"\n")
     source = people_source("people.csv")
     source["fields"] |= {name: {"column": name, "type": kind} for name, kind in
                          [("born", "date"), ("score", "number"), ("active", "boolean"), ("phone", "phone")]}
-    workspace.configure({"crm": source}, max_text_length=32)
+    workspace.configure({"crm": source}, max_text_length=32, **settings)
     return workspace.import_all()["crm"]
 
 

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from audiences_dagster_tests.support import Workspace, people_source
 
-# The first write of an import batch and of a resolution.
-WRITES = {"INSERT INTO source_people": "import", "INSERT INTO unified_people": "resolution"}
+# A write of each import batch (with its cursor) and of a resolution.
+WRITES = {"INSERT INTO sync_state": "import", "INSERT INTO unified_people": "resolution"}
 
 
 def test_import_batches_and_resolutions_commit_without_waiting_for_the_flush(workspace: Workspace):
