@@ -111,7 +111,8 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     cap = PlanCapGuard.start(store, config, name)
     store.begin_first_load(source.entity)
     direct = store.direct_load(name, source.entity, {"object": source.object, "tier": source.effective_tier.value,
-                                                     "run_id": run_id, "seen_pass": seen_pass})
+                                                     "run_id": run_id, "seen_pass": seen_pass}
+                               ) if state["cursor"] is None else None  # never imported
 
     for raw, mapped, rendered in read_ahead(_mapped(reader, cursor, name, config, store.engine.dialect.name, direct)):
         entries = raw.quarantine + mapped.quarantine

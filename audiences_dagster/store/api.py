@@ -339,8 +339,9 @@ class Store:
         if not dialect.is_postgres(self.engine):
             return None
         src = self.tables.source(entity)
-        with self.engine.connect() as conn:
-            if conn.execute(sa.select(sa.exists().where(src.c.source == source))).scalar():
+        with self.engine.connect() as conn:  # ordered as the unique index: read from it (not a scan to the first match)
+            if conn.execute(sa.select(src.c.source_id).where(src.c.source == source).order_by(src.c.source_id)
+                            .limit(1)).first():
                 return None
         return DirectLoad(self, entity, {"source": source, **constants})
 
