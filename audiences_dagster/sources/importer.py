@@ -23,8 +23,8 @@ from audiences_dagster.sources.hubspot import HubSpotSource
 from audiences_dagster.sources.mapping import MappedBatch, map_batch
 from audiences_dagster.sources.salesforce import SalesforceSource
 from audiences_dagster.sources.sql_warehouse import SqlSource
-from audiences_dagster.store.api import BatchCounts, DirectBatch, DirectLoad, Store
 from audiences_dagster.store import dialect
+from audiences_dagster.store.api import BatchCounts, DirectBatch, DirectLoad, Store
 from audiences_dagster.store.dialect import Load, render_load
 
 T = TypeVar("T")

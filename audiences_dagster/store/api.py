@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -219,8 +218,8 @@ class Store:
         build the indexes (then vacuum the table) on a connection of their own while that
         resolution runs. It joins the keys by hashing and needs no index, and a build only
         blocks writers, which it has none of; the machine's other core does the sorting. Returns
-        the running build (its result is the time it took), or None when there is nothing to
-        build. A build that fails leaves the indexes to `ensure_indexes`."""
+        the running build, or None when there is nothing to build. A build that fails leaves the
+        indexes to `ensure_indexes`."""
         if not dialect.is_postgres(self.engine):
             return None
         with self.engine.connect() as conn:
@@ -230,13 +229,11 @@ class Store:
             return None
         dialect.vacuum_analyze(self.engine, [self.tables.identity_keys], vacuum=False)
 
-        def build() -> float:
-            started = time.perf_counter()
+        def build() -> None:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for index in missing:  # IF NOT EXISTS: a resolution's ensure_indexes may have built it meanwhile
                     conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
             dialect.vacuum_analyze(self.engine, [self.tables.identity_keys])
-            return time.perf_counter() - started
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-indexes")
         running = pool.submit(build)
