@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -91,9 +93,10 @@ class DirectLoad:
         numbered.insert(1, "unified_id", ids)  # each new record its own unified record
         for name, value in {**self.constants, "imported_at": utcnow().strftime(dialect.DATETIME_TEXT)}.items():
             numbered[name] = value
-        record_ids = pd.Series(ids, index=rows["source_id"].to_numpy())  # source ids are unique in a batch
+        # Each key's record: its source id's place among the batch's (unique) source ids, found by pyarrow.
+        places = pc.index_in(pa.array(keys["source_id"].array), value_set=pa.array(rows["source_id"].array))
         held = pd.DataFrame({"entity": self.entity, "key_type": keys["key_type"], "key_value": keys["key_value"],
-                             "record_id": keys["source_id"].map(record_ids).to_numpy()})
+                             "record_id": ids[places.to_numpy(zero_copy_only=False)]})
         return DirectBatch(self, dialect.render_load("postgresql", numbered), dialect.render_load("postgresql", held),
                            int(ids.min()), int(ids.max()))
 
