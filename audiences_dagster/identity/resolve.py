@@ -120,7 +120,8 @@ def _settle(store: Store, entity: str, keys_vacuumed: bool) -> None:
     crash in between leaves the indexes to the next resolution."""
     tables, engine, lookups = store.tables, store.engine, store.lookups(entity)
     source = [tables.source(entity)]
-    others = [tables.unified(entity), tables.pending_records] + ([] if keys_vacuumed else [tables.identity_keys])
+    others = [tables.unified(entity), tables.merge_log, tables.field_history, tables.pending_records
+              ] + ([] if keys_vacuumed else [tables.identity_keys])
 
     def settle(vacuumed: list[sa.Table], indexes: list[sa.Index]) -> None:
         with engine.begin() as conn:
@@ -459,12 +460,14 @@ class _Resolver:
                                           order_by=(candidates.c.rank, candidates.c.key_value))
         ranked = sa.select(*candidates.c, first.label("n")).subquery()
         chosen = sa.select(*(ranked.c[c.name] for c in candidates.c)).where(ranked.c.n == 1).subquery("chosen")
-        self.conn.execute(sa.insert(merge_log).from_select(
+        logged = self.conn.execute(sa.insert(merge_log).from_select(
             ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
             sa.select(sa.literal(self.entity), chosen.c.root, chosen.c.label,
                       sa.case(names, value=chosen.c.rank % INDIRECT, else_="key"), chosen.c.key_value,
                       sa.literal(self.run_id), sa.literal(self.now), unified.c.created_at)
-            .select_from(chosen.outerjoin(unified, unified.c.id == chosen.c.label))))
+            .select_from(chosen.outerjoin(unified, unified.c.id == chosen.c.label)))).rowcount
+        if not logged:  # no label moved: nothing to look up in the whole log
+            return Counter()
         this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity,
                            merge_log.c.merged_at == self.now)
         if self.labels_are_ids:  # each absorbed label is the one record of that id
