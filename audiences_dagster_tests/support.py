@@ -101,3 +101,19 @@ def people_source(path: str, unique_id: str = "id", tier: str | None = None, **e
 
 
 __all__ = ["ENTITIES", "Workspace", "people_source"]
+
+
+def statements_during(store: Store, run) -> list[str]:
+    """The SQL statements the store's engine executed while `run()` ran (COPY excepted: the
+    driver's own call)."""
+    seen: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", watch)
+    try:
+        run()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", watch)
+    return seen

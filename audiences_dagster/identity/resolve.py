@@ -87,7 +87,7 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
                 report.field_changes = counts["field_changes"]
                 resolver.finish()
             first_load = report.pending and resolver.most_pending
-            if not first_load:
+            if not report.pending:  # (with some pending they were ensured above, or are settled below)
                 store.ensure_indexes(conn, entity)  # when a first load's resolution was interrupted
     finally:
         keys_vacuumed = _waited(key_indexes)

@@ -239,7 +239,7 @@ def _one_line_records(rows: pa.Table) -> bool:
         return True
     blank = None
     for column in rows.columns:
-        if pc.any(pc.match_substring(column, "\n")).as_py() or pc.any(pc.match_substring(column, "\r")).as_py():
+        if pc.any(pc.match_substring_regex(column, "[\r\n]")).as_py():
             return False
         empty = pc.equal(column, "")
         blank = empty if blank is None else pc.and_(blank, empty)

@@ -79,13 +79,15 @@ class DirectLoad:
     entity: str
     constants: dict  # the columns with one value for the whole import
     active: bool = True
+    next_id: sa.ColumnElement | None = None  # the sequence, looked up at the first batch
 
     def render(self, rows: pd.DataFrame, keys: pd.DataFrame) -> DirectBatch | None:
         if not self.active or rows.empty:
             return None
-        src = self.store.tables.source(self.entity)
         with self.store.engine.connect() as conn:
-            ids = np.asarray(conn.execute(sa.select(sa.func.array_agg(dialect.new_ids(conn, src)))
+            if self.next_id is None:
+                self.next_id = dialect.new_ids(conn, self.store.tables.source(self.entity))
+            ids = np.asarray(conn.execute(sa.select(sa.func.array_agg(self.next_id))
                                           .select_from(sa.func.generate_series(1, len(rows)))).scalar_one(),
                              dtype=np.int64)
         numbered = rows.copy()

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from audiences_dagster_tests.support import Workspace, people_source
+from audiences_dagster_tests.support import Workspace, people_source, statements_during
 
 
 def person(pid: str, email: str) -> dict:
     return {"id": pid, "email": email, "linkedin": "", "first_name": pid.upper()}
-
-
-def statements_during(workspace: Workspace, run) -> list[str]:
-    seen: list[str] = []
-
-    def watch(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(workspace.store.engine, "before_cursor_execute", watch)
-    try:
-        run()
-    finally:
-        sa.event.remove(workspace.store.engine, "before_cursor_execute", watch)
-    return seen
 
 
 def test_a_resolution_that_merges_nothing_does_not_read_the_merge_log(workspace: Workspace):
@@ -33,7 +19,7 @@ def test_a_resolution_that_merges_nothing_does_not_read_the_merge_log(workspace:
     workspace.write_csv("crm.csv", [person("a", "a@acme.com"), person("b", "a@acme.com"), person("c", "c@acme.com")])
     workspace.import_all()
 
-    ran = statements_during(workspace, workspace.unify_all)
+    ran = statements_during(workspace.store, workspace.unify_all)
 
     assert not [s for s in ran if "merge_members" in s or ("FROM merge_log" in s and "count(" in s)]
     assert len(workspace.rows("merge_log")) == 1 and len(workspace.unified()) == 2

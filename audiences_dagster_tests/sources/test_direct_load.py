@@ -4,9 +4,7 @@ row already stored falls back to staging."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from audiences_dagster_tests.support import Workspace, people_source
+from audiences_dagster_tests.support import Workspace, people_source, statements_during
 
 
 def person(pid: str, name: str | None = None) -> dict:
@@ -15,18 +13,8 @@ def person(pid: str, name: str | None = None) -> dict:
 
 def staged_batches(workspace: Workspace, run) -> int:
     """How many batches `run` staged (each creates its staging table)."""
-    staged = []
-
-    def watch(conn, cursor, statement, parameters, context, executemany):
-        if "CREATE TEMPORARY TABLE stage_people " in statement:
-            staged.append(statement)
-
-    sa.event.listen(workspace.store.engine, "before_cursor_execute", watch)
-    try:
-        run()
-    finally:
-        sa.event.remove(workspace.store.engine, "before_cursor_execute", watch)
-    return len(staged)
+    return sum("CREATE TEMPORARY TABLE stage_people " in statement
+               for statement in statements_during(workspace.store, run))
 
 
 def stored(workspace: Workspace) -> tuple[list[tuple], list[tuple]]:
