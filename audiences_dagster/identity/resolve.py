@@ -10,7 +10,10 @@ next run redoes the work.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,22 +70,28 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
     report = ResolveReport(entity=entity)
     now = utcnow()
     key_indexes = store.build_key_indexes_aside()  # a first load's, beside the resolution
+    unified_empty = not store.any_rows(store.tables.unified(entity))  # read apart: see _CreatedApart
     try:
         with store.engine.begin() as conn:
             dialect.rederivable(conn)  # a crash that loses it leaves the pending queue to redo it
             resolver = _Resolver(conn, store, config, entity, run_id, now, keys_analyzed=key_indexes is not None)
             report.pending = resolver.collect_pending()
             if report.pending:
+                resolver.apart = resolver.hashes and resolver.labels_are_ids and unified_empty
                 if not resolver.most_pending:
                     store.ensure_indexes(conn, entity)  # finding the touched keys reads them
                 else:  # the tables it fills from empty get their indexes once it has committed
-                    store.defer_indexes(conn, store.deferrable(entity))
+                    store.defer_indexes(conn, [store.tables.merge_log] if resolver.apart else store.deferrable(entity))
                 resolver.build_edges()
                 report.blocked = resolver.apply_merge_protection()
                 report.iterations = resolver.propagate()
-                report.merges = resolver.log_merges()
-                resolver.assign()
-                counts = apply_survivorship(conn, store, config, entity, resolver.dirty(), run_id, now)
+                if resolver.apart:
+                    counts = _CreatedApart(resolver).alongside(resolver.log_merges, resolver.assign)
+                    report.merges = resolver.merges
+                else:
+                    report.merges = resolver.log_merges()
+                    resolver.assign()
+                    counts = apply_survivorship(conn, store, config, entity, resolver.dirty(), run_id, now)
                 report.created, report.updated = counts["created"], counts["updated"]
                 report.field_changes = counts["field_changes"]
                 resolver.finish()
@@ -143,6 +152,97 @@ def _settle(store: Store, entity: str, keys_vacuumed: bool) -> None:
         lane.result()
 
 
+class _CreatedApart:
+    """A first load's unified records (each record its own label, no unified row yet, on
+    PostgreSQL), created on a second connection while the resolution logs its merges and writes
+    them to the source rows: both are hundreds of thousands of rows, each a core's work.
+
+    The resolution's roots reach that connection through a pipe (COPY out, COPY in: no scratch
+    table needs to be shared, and memory holds one pipe's buffer). It commits just before the
+    resolution does, and only once the resolution has done its work: a crash in between leaves
+    the unified rows and the pending queue, and the next resolution finds those rows and brings
+    them up to date (an update that changes nothing). Neither side touches a table the other one
+    writes: this one drops and fills unified_<entity> and field_history, the resolution the
+    merge log and the source rows, and no lock is waited on beyond `LOCK_TIMEOUT`."""
+
+    LOCK_TIMEOUT = "60s"
+
+    def __init__(self, resolver: "_Resolver"):
+        self.resolver = resolver
+        self.done = threading.Event()  # the resolution's side is written (or failed): commit (or not)
+        self.commit = False
+
+    def alongside(self, *steps) -> dict[str, int]:
+        """Create the unified rows aside while `steps` run here; the counts of
+        `apply_survivorship`, once the created rows are committed."""
+        read, write = os.pipe()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="create") as pool:
+            created = pool.submit(self._create, os.fdopen(read, "rb"))
+            try:
+                try:
+                    self._send_roots(os.fdopen(write, "wb"))
+                except OSError:  # the pipe broke: the creation stopped first, and says why
+                    self.done.set()
+                    created.result()
+                    raise
+                for step in steps:
+                    step()
+                self.commit = True
+            finally:
+                self.done.set()
+            return created.result()
+
+    def _send_roots(self, pipe: io.BufferedWriter) -> None:
+        """Each absorbed record and its root, copied into the pipe (closed at the end: the
+        creation's COPY ends there)."""
+        conn, labels = self.resolver.conn, self.resolver.labels
+        moved = sa.select(labels.c.label, labels.c.root).where(labels.c.root != labels.c.label)
+        query = moved.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        with pipe, conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT", pipe)
+
+    def _create(self, pipe: io.BufferedReader) -> dict[str, int]:
+        """On the second connection: read the roots, then create the unified rows and their
+        history; commit once the resolution's side is done. The pipe is closed however this
+        ends, so the resolution never waits on a reader that is gone."""
+        r = self.resolver
+        store, entity = r.store, r.entity
+        with pipe, store.engine.begin() as conn:
+            dialect.rederivable(conn)
+            conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
+            store.defer_indexes(conn, [store.tables.unified(entity), store.tables.field_history])
+            roots = dialect.create_temp_table(conn, f"roots_{entity}", [
+                sa.Column("record_id", sa.BigInteger()), sa.Column("root", sa.BigInteger())])
+            with conn.connection.dbapi_connection.cursor() as cursor:
+                cursor.copy_expert(f"COPY {roots.name} (record_id, root) FROM STDIN", pipe, size=1 << 16)
+            pipe.close()
+            dialect.analyze(conn, roots)
+            counts = apply_survivorship(conn, store, r.config, entity, self._dirty(conn, roots), r.run_id, r.now,
+                                        roots=roots)
+            self.done.wait()
+            if not self.commit:
+                raise _Abandoned()
+        return counts
+
+    def _dirty(self, conn: sa.Connection, roots: sa.Table) -> sa.Table:
+        """The unified ids: every pending record that no root absorbed (ids up to the newest
+        pending one: with every record pending, those are the pending records), `alone` when no
+        other record joined it."""
+        src = self.resolver.src
+        dirty = dialect.create_temp_table(conn, f"dirty_{self.resolver.entity}", [
+            sa.Column("uid", sa.BigInteger(), primary_key=True), sa.Column("alone", sa.Boolean())])
+        conn.execute(sa.insert(dirty).from_select(
+            ["uid", "alone"], sa.select(src.c.id, ~sa.exists().where(roots.c.root == src.c.id))
+            .where(src.c.id <= self.resolver.newest, ~sa.exists().where(roots.c.record_id == src.c.id))
+            .order_by(src.c.id)))
+        dialect.analyze(conn, dirty)
+        return dirty
+
+
+class _Abandoned(Exception):
+    """The resolution failed beside the creation: its rows roll back."""
+
+
 def _disjoint(spans) -> list[tuple[int, int]]:
     """Id ranges merged where they overlap (the ranges of imports running at the same time can
     interleave) or meet, so that each record falls in one of them, read in one pass."""
@@ -165,6 +265,8 @@ class _Resolver:
         self.run_id, self.now = run_id, now
         self.src = store.tables.source(entity)
         self.keys = store.tables.identity_keys
+        self.apart = False  # unified rows created on a second connection (see _CreatedApart)
+        self.merges = Counter()
 
     def _temp(self, name: str, *columns: sa.Column, rewritten: bool = False) -> sa.Table:
         return dialect.create_temp_table(self.conn, f"{name}_{self.entity}", list(columns), rewritten=rewritten)
@@ -198,7 +300,7 @@ class _Resolver:
         rows += self.conn.execute(sa.insert(self.pend).from_select(["record_id", "label"], queued)).rowcount
         self.any_queued = self.conn.execute(sa.select(sa.exists().where(queue.c.entity == self.entity))).scalar()
         dialect.analyze(self.conn, self.pend)
-        newest = self.store.newest_record_id(self.conn, self.entity)  # ids grow from 1: at least the record count
+        self.newest = newest = self.store.newest_record_id(self.conn, self.entity)  # ids grow from 1: at least the record count
         self.most_pending = rows * 2 >= newest  # at least half of the source records: a first load, say
         # Then PostgreSQL joins the scratch tables by hashing them whole, and they need no index;
         # SQLite (no hash joins) and the few rows of an incremental run join by index.
@@ -460,12 +562,15 @@ class _Resolver:
                                           order_by=(candidates.c.rank, candidates.c.key_value))
         ranked = sa.select(*candidates.c, first.label("n")).subquery()
         chosen = sa.select(*(ranked.c[c.name] for c in candidates.c)).where(ranked.c.n == 1).subquery("chosen")
+        if self.apart:  # no absorbed record has a unified row, and that table is another's
+            created_at, frm = sa.null(), chosen
+        else:
+            created_at, frm = unified.c.created_at, chosen.outerjoin(unified, unified.c.id == chosen.c.label)
         logged = self.conn.execute(sa.insert(merge_log).from_select(
             ["entity", "survivor_id", "absorbed_id", "reason", "key_value", "run_id", "merged_at", "absorbed_created_at"],
             sa.select(sa.literal(self.entity), chosen.c.root, chosen.c.label,
                       sa.case(names, value=chosen.c.rank % INDIRECT, else_="key"), chosen.c.key_value,
-                      sa.literal(self.run_id), sa.literal(self.now), unified.c.created_at)
-            .select_from(chosen.outerjoin(unified, unified.c.id == chosen.c.label)))).rowcount
+                      sa.literal(self.run_id), sa.literal(self.now), created_at).select_from(frm))).rowcount
         if not logged:  # no label moved: nothing to look up in the whole log
             return Counter()
         this_run = sa.and_(merge_log.c.run_id == self.run_id, merge_log.c.entity == self.entity,
@@ -478,7 +583,8 @@ class _Resolver:
         self.conn.execute(sa.insert(merge_members).from_select(["merge_id", "record_id"], came_across.where(this_run)))
         counts = self.conn.execute(
             sa.select(merge_log.c.reason, sa.func.count()).where(this_run).group_by(merge_log.c.reason)).all()
-        return Counter(dict(counts))
+        self.merges = Counter(dict(counts))
+        return self.merges
 
     def assign(self) -> None:
         """Point the records of every label that moved at its root and take the pending records
@@ -488,7 +594,8 @@ class _Resolver:
         unified = self.store.tables.unified(self.entity)
         moved = labels.c.root != labels.c.label
         self.conn.execute(sa.update(src).where(src.c.unified_id == labels.c.label, moved).values(unified_id=labels.c.root))
-        self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
+        if not self.apart:  # (there, none has a unified row)
+            self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
         if self.entity == "companies":
             people = self.store.tables.unified("people")
             self.conn.execute(sa.update(people).where(people.c.company_id == labels.c.label, moved)

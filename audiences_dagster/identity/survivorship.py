@@ -29,8 +29,9 @@ def _base_order(config: AudiencesConfig, src: sa.Table, entity: str, field: str 
             sa.func.coalesce(src.c.source_updated_at, src.c.imported_at).desc(), src.c.id.desc())
 
 
-def _position(config: AudiencesConfig, src: sa.Table, entity: str, field: str | None) -> sa.ColumnElement:
-    return sa.func.row_number().over(partition_by=src.c.unified_id, order_by=_base_order(config, src, entity, field))
+def _position(config: AudiencesConfig, src: sa.Table, entity: str, field: str | None,
+              uid: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.func.row_number().over(partition_by=uid, order_by=_base_order(config, src, entity, field))
 
 
 def links_companies(config: AudiencesConfig) -> bool:
@@ -51,32 +52,38 @@ def _company_domains(conn: sa.Connection, store: Store) -> sa.Table:
     return table
 
 
-def _records(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
-             dirty: sa.Table) -> tuple[sa.FromClause, list[sa.ColumnElement]]:
+def _records(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str, dirty: sa.Table,
+             roots: sa.Table | None) -> tuple[sa.FromClause, sa.ColumnElement, list[sa.ColumnElement]]:
     """The source records of the dirty ids, with the person's company looked up when people
-    link to companies: the FROM clause and the looked-up columns (none, or company_id)."""
+    link to companies: the FROM clause, each record's unified id (its stored one, or its root in
+    `roots`) and the looked-up columns (none, or company_id)."""
     src = store.tables.source(entity)
-    frm = src.join(dirty, dirty.c.uid == src.c.unified_id)
+    if roots is None:
+        uid, frm = src.c.unified_id, src
+    else:
+        uid = sa.func.coalesce(roots.c.root, src.c.id)
+        frm = src.outerjoin(roots, roots.c.record_id == src.c.id)
+    frm = frm.join(dirty, dirty.c.uid == uid)
     if not (entity == "people" and links_companies(config)):
-        return frm, []
+        return frm, uid, []
     companies = store.tables.source("companies")
     domains = _company_domains(conn, store)
     frm = frm.outerjoin(companies, sa.and_(companies.c.source == src.c.company_account_source,
                                            companies.c.source_id == src.c.company_account_id))
     frm = frm.outerjoin(domains, domains.c.domain == src.c.company_domain)
-    return frm, [sa.func.coalesce(companies.c.unified_id, domains.c.company_id).label("company_id")]
+    return frm, uid, [sa.func.coalesce(companies.c.unified_id, domains.c.company_id).label("company_id")]
 
 
-def _ranked(store: Store, config: AudiencesConfig, entity: str, records: sa.Select,
+def _ranked(store: Store, config: AudiencesConfig, entity: str, records: sa.Select, uid: sa.ColumnElement,
             fields: dict[str, str], extra: list[str], overridden: list[str]) -> sa.Subquery:
     """Every source record of the dirty ids with its position in survivorship order (one order
     for all fields, plus one per field with a per-field tier override) and, per field, the first
     position in its order where the field has a value: the winner's. Its own columns start with
     an underscore, which no configured field name does."""
     src = store.tables.source(entity)
-    values = [src.c.unified_id.label("_uid"), _position(config, src, entity, None).label("_pos"), src.c.id.label("_rid"),
+    values = [uid.label("_uid"), _position(config, src, entity, None, uid).label("_pos"), src.c.id.label("_rid"),
               src.c.source.label("_source"), sa.case((src.c.deleted_in_source, 1), else_=0).label("_deleted")]
-    values += [_position(config, src, entity, f).label(f"_pos_{f}") for f in overridden]
+    values += [_position(config, src, entity, f, uid).label(f"_pos_{f}") for f in overridden]
     values += [src.c[f] for f in fields]
     ranked = records.with_only_columns(*values, *records.selected_columns).subquery("ranked")
     firsts = [sa.func.min(sa.case((ranked.c[n].is_not(None), _at(ranked, n, overridden))))
@@ -107,11 +114,11 @@ def _winners_select(conn: sa.Connection, placed: sa.Subquery, names: list[str],
     return sa.select(*labelled).group_by(placed.c._uid), columns
 
 
-def _alone_select(src: sa.Table, records: sa.Select, names: list[str]) -> sa.Select:
+def _alone_select(src: sa.Table, records: sa.Select, uid: sa.ColumnElement, names: list[str]) -> sa.Select:
     """The winners of ids with one source record: that record's values, each from it where it
     has one; the columns of `_winners_select`, without ranking or grouping anything."""
     looked_up = {c.name: c for c in records.selected_columns}
-    values = [src.c.unified_id]
+    values = [uid]
     for n in names:
         if n in looked_up:
             values.append(looked_up[n])
@@ -122,22 +129,25 @@ def _alone_select(src: sa.Table, records: sa.Select, names: list[str]) -> sa.Sel
 
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
-                       dirty: sa.Table, run_id: str, now: datetime, created_event: str = CREATED) -> dict[str, int]:
+                       dirty: sa.Table, run_id: str, now: datetime, created_event: str = CREATED,
+                       roots: sa.Table | None = None) -> dict[str, int]:
     """Recompute the unified rows of the ids in `dirty` (a table with column uid) from their
     source records: update existing rows with history, insert new ones. A caller that knows
     which ids have exactly one source record marks them in a boolean column `alone` (most of a
-    first load's): their values are read straight from that record, only the others are ranked."""
+    first load's): their values are read straight from that record, only the others are ranked.
+    A caller whose merges are not yet written to the source rows gives them in `roots` (columns
+    record_id and root): a record listed there belongs to its root, any other to its own id."""
     src, unified = store.tables.source(entity), store.tables.unified(entity)
     fields = config.fields(entity)
     overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
-    frm, looked_up = _records(conn, store, config, entity, dirty)
+    frm, uid, looked_up = _records(conn, store, config, entity, dirty, roots)
     records = sa.select(*looked_up).select_from(frm)
     extra = [c.name for c in looked_up]
     ranked = records.where(~dirty.c.alone) if "alone" in dirty.c else records
-    placed = _ranked(store, config, entity, ranked, fields, extra, overridden)
+    placed = _ranked(store, config, entity, ranked, uid, fields, extra, overridden)
     select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
     if "alone" in dirty.c:
-        select = sa.union_all(select, _alone_select(src, records.where(dirty.c.alone), [*fields, *extra]))
+        select = sa.union_all(select, _alone_select(src, records.where(dirty.c.alone), uid, [*fields, *extra]))
     if not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
         return _create_every_record(conn, store, entity, select, columns, dirty, run_id, now, created_event)
 

@@ -518,6 +518,10 @@ class Store:
         src = self.tables.source(entity)
         return conn.execute(sa.select(sa.func.coalesce(sa.func.max(src.c.id), 0))).scalar_one()
 
+    def any_rows(self, table: sa.Table) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.exists().select_from(table))).scalar_one()
+
     def count(self, table: sa.Table, *where) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
