@@ -109,7 +109,7 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
             store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
     seen_pass = pass_number if plan.full_pass else None
     cap = PlanCapGuard.start(store, config, name)
-    first_load = store.begin_first_load(source.entity)
+    store.begin_first_load(source.entity)
     direct = store.direct_load(name, source.entity, {"object": source.object, "tier": source.effective_tier.value,
                                                      "run_id": run_id, "seen_pass": seen_pass}
                                ) if state["cursor"] is None else None  # never imported
@@ -149,10 +149,7 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
                                       full_sync_done=True)
     report.plan_cap, report.cap_reason = cap.as_metadata(), cap.reason()
     report.api_usage = getattr(reader, "api_usage", None)  # CRM readers report it (Sforce-Limit-Info)
-    # A store's first load, copied straight in, leaves its statistics to its first resolution: that
-    # analyzes the keys before it starts and every table once it has settled (and autovacuum
-    # analyzes a table that grew by a tenth, should no resolution follow).
-    if report.counts.inserted >= ANALYZE_AFTER_INSERTS and not (first_load and direct and direct.active):
+    if report.counts.inserted >= ANALYZE_AFTER_INSERTS:
         store.refresh_statistics(source.entity)
     report.seconds = time.perf_counter() - started
     return report

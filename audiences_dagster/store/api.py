@@ -178,10 +178,9 @@ class Store:
         indexes = self.tables.identity_keys.indexes
         return list(indexes) if dialect.is_postgres(self.engine) else [ix for ix in indexes if "key_value" in ix.columns]
 
-    def begin_first_load(self, entity: str) -> bool:
+    def begin_first_load(self, entity: str) -> None:
         """Before an import: with no unified <entity> yet, drop its source table's lookup indexes;
-        with no unified records at all, also identity_keys' (shared by both entities). True when
-        there is no unified <entity> yet (its next resolution is a first one)."""
+        with no unified records at all, also identity_keys' (shared by both entities)."""
         with self.engine.begin() as conn:
             empty = {e: not conn.execute(sa.select(sa.exists().where(self.tables.unified(e).c.id.is_not(None)))).scalar()
                      for e in ENTITIES}
@@ -190,7 +189,6 @@ class Store:
                 dropping += self._key_lookups()
             for index in dropping:
                 index.drop(conn, checkfirst=True)
-        return empty[entity]
 
     def deferrable(self, entity: str) -> list[sa.Table]:
         """The tables a first resolution fills from empty (see `defer_indexes`)."""

@@ -67,22 +67,3 @@ def test_a_first_import_that_repeats_an_id_in_a_later_batch_upserts_it_as_stagin
     assert ("a", "people", "email", "ann@acme.com") in keys and ("a", "people", "email", "a@acme.com") not in keys
     workspace.unify_all()
     assert sorted(r["first_name"] for r in workspace.unified()) == ["Ann", "B", "C", "E"]
-
-
-def test_a_stores_first_load_leaves_its_statistics_to_its_first_resolution(workspace: Workspace, monkeypatch):
-    """Its resolution analyzes the keys before it starts and every table once it has settled: an
-    analyze after each source's import would read the growing tables again and again."""
-    from audiences_dagster.sources import importer
-
-    monkeypatch.setattr(importer, "ANALYZE_AFTER_INSERTS", 1)
-    workspace.write_csv("crm.csv", [person("a"), person("b")])
-    workspace.configure({"crm": people_source("crm.csv")})
-    postgres = workspace.store.engine.dialect.name == "postgresql"
-
-    def analyzed(run) -> bool:
-        return any("ANALYZE source_people" in s for s in statements_during(workspace.store, run))
-
-    assert analyzed(workspace.import_all) is not postgres  # copied straight in on PostgreSQL only
-    assert analyzed(workspace.unify_all)
-    workspace.write_csv("crm.csv", [person("a"), person("b"), person("c")])
-    assert analyzed(workspace.import_all)  # into a resolved store
