@@ -460,34 +460,18 @@ class _Resolver:
         """The edges of linking keys that could break a limit: those whose labels together hold
         more values of a key type than its limit, counting each label's values on their own
         (their union can only be smaller), which needs no distinct values. Most keys of a first
-        load are cleared by this count; when each label is one record, by a cheaper bound."""
+        load are cleared by this count."""
         edges = self.edges
         suspect = self._temp("suspect_keys", sa.Column("key_id", sa.Integer()))
-        if self.labels_are_ids:
-            sharers = self._fewest_sharers_to_break(holdings, limits)
-            suspects = sa.select(edges.c.key_id).group_by(edges.c.key_id).having(sa.func.count() > sharers)
-        else:
-            suspects = (sa.select(edges.c.key_id).distinct()
-                        .join(holdings, holdings.c.label == edges.c.label)
-                        .group_by(edges.c.key_id, holdings.c.key_type)
-                        .having(sa.func.count() > sa.case(limits, value=holdings.c.key_type)))
-        self.conn.execute(sa.insert(suspect).from_select(["key_id"], suspects))
+        self.conn.execute(sa.insert(suspect).from_select(
+            ["key_id"], sa.select(edges.c.key_id).distinct()
+            .join(holdings, holdings.c.label == edges.c.label)
+            .group_by(edges.c.key_id, holdings.c.key_type)
+            .having(sa.func.count() > sa.case(limits, value=holdings.c.key_type))))
         dialect.analyze(self.conn, suspect)
         return (sa.select(edges.c.key_id, edges.c.key_type, edges.c.key_value, edges.c.label)
                 .join(suspect, suspect.c.key_id == edges.c.key_id)
                 .subquery("checked"))
-
-    def _fewest_sharers_to_break(self, holdings: sa.Subquery, limits: dict[str, int]) -> int:
-        """How many labels a key must link before it can break a limit: with at most m values of
-        a key type held by any one label, n labels hold at most n x m of them, within a limit of
-        l while n <= l // m (a record holds one email and one LinkedIn URL, say: a key shared by
-        two records is cleared under a limit of 2). One grouping of the holdings, instead of
-        joining them to every edge."""
-        per_label = (sa.select(holdings.c.key_type, sa.func.count().label("n"))
-                     .group_by(holdings.c.label, holdings.c.key_type).subquery())
-        most = self.conn.execute(sa.select(per_label.c.key_type, sa.func.max(per_label.c.n))
-                                 .group_by(per_label.c.key_type)).all()
-        return min((limits[key_type] // m for key_type, m in most), default=2 ** 31)
 
     def propagate(self) -> int:
         """Min-label propagation over shared keys until no label moves (connected components),

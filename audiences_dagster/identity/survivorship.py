@@ -188,22 +188,14 @@ def _create_every_record(conn: sa.Connection, store: Store, entity: str, select:
     unified, history = store.tables.unified(entity), store.tables.field_history
     winners = select.subquery("winners")
     assigned = [c for c in columns if c in unified.c]
-    insert = sa.insert(unified).from_select(
+    created = conn.execute(sa.insert(unified).from_select(
         ["id", *assigned, "created_at", "updated_at"],
-        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)))
-
-    def history_of(rows: sa.FromClause) -> sa.Select:
-        return sa.select(sa.literal(entity), rows.c.id, sa.literal(created_event), rows.c.sources,
-                         sa.literal(run_id), sa.literal(now))
-
-    columns = ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"]
-    if dialect.is_postgres(conn):  # the history from the rows as they go in, not read back and joined
-        rows = insert.returning(unified.c.id, unified.c.sources).cte("created")
-        created = conn.execute(sa.insert(history).from_select(columns, history_of(rows)).add_cte(rows)).rowcount
-    else:
-        created = conn.execute(insert).rowcount
-        conn.execute(sa.insert(history).from_select(
-            columns, history_of(unified).join(dirty, dirty.c.uid == unified.c.id)))
+        sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)),
+    )).rowcount
+    conn.execute(sa.insert(history).from_select(
+        ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
+        sa.select(sa.literal(entity), unified.c.id, sa.literal(created_event), unified.c.sources,
+                  sa.literal(run_id), sa.literal(now)).join(dirty, dirty.c.uid == unified.c.id)))
     return {"updated": 0, "created": created, "field_changes": 0}
 
 

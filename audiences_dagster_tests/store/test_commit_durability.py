@@ -19,7 +19,7 @@ def test_import_batches_and_resolutions_commit_without_waiting_for_the_flush(wor
     seen: dict[str, str] = {}
 
     def setting_at_write(conn, cursor, statement, parameters, context, executemany):
-        step = next((name for write, name in WRITES.items() if write in statement), None)
+        step = next((name for prefix, name in WRITES.items() if statement.startswith(prefix)), None)
         if step and postgres:
             probe = cursor.connection.cursor()
             probe.execute("SHOW synchronous_commit")
