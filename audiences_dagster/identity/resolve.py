@@ -231,8 +231,11 @@ class _CreatedApart:
         src = self.resolver.src
         dirty = dialect.create_temp_table(conn, f"dirty_{self.resolver.entity}", [
             sa.Column("uid", sa.BigInteger(), primary_key=True), sa.Column("alone", sa.Boolean())])
+        # Joins, not a subquery per record: the planner hashes them, or sorts them when they outgrow memory.
+        absorbing = sa.select(roots.c.root).distinct().subquery("absorbing")
         conn.execute(sa.insert(dirty).from_select(
-            ["uid", "alone"], sa.select(src.c.id, ~sa.exists().where(roots.c.root == src.c.id))
+            ["uid", "alone"], sa.select(src.c.id, absorbing.c.root.is_(None))
+            .outerjoin(absorbing, absorbing.c.root == src.c.id)
             .where(src.c.id <= self.resolver.newest, ~sa.exists().where(roots.c.record_id == src.c.id))
             .order_by(src.c.id)))
         dialect.analyze(conn, dirty)
