@@ -86,15 +86,15 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
                 report.blocked = resolver.apply_merge_protection()
                 report.iterations = resolver.propagate()
                 if resolver.apart:
-                    counts = _CreatedApart(resolver).alongside(resolver.log_merges, resolver.assign)
+                    counts = _CreatedApart(resolver).alongside(resolver.log_merges, resolver.assign, resolver.finish)
                     report.merges = resolver.merges
                 else:
                     report.merges = resolver.log_merges()
                     resolver.assign()
                     counts = apply_survivorship(conn, store, config, entity, resolver.dirty(), run_id, now)
+                    resolver.finish()
                 report.created, report.updated = counts["created"], counts["updated"]
                 report.field_changes = counts["field_changes"]
-                resolver.finish()
             first_load = report.pending and resolver.most_pending
             if not report.pending:  # (with some pending they were ensured above, or are settled below)
                 store.ensure_indexes(conn, entity)  # when a first load's resolution was interrupted
@@ -161,9 +161,11 @@ class _CreatedApart:
     table needs to be shared, and memory holds one pipe's buffer). It commits just before the
     resolution does, and only once the resolution has done its work: a crash in between leaves
     the unified rows and the pending queue, and the next resolution finds those rows and brings
-    them up to date (an update that changes nothing). Neither side touches a table the other one
-    writes: this one drops and fills unified_<entity> and field_history, the resolution the
-    merge log and the source rows, and no lock is waited on beyond `LOCK_TIMEOUT`."""
+    them up to date (their values stay; each is marked updated by that run). Neither side
+    touches a table the other one writes: this one drops and fills unified_<entity> and
+    field_history, the resolution the merge log and the source rows. Neither waits for a lock
+    beyond `LOCK_TIMEOUT`: a wait that passes through the other side would go unseen by
+    PostgreSQL's deadlock detector."""
 
     LOCK_TIMEOUT = "60s"
 
@@ -175,12 +177,15 @@ class _CreatedApart:
     def alongside(self, *steps) -> dict[str, int]:
         """Create the unified rows aside while `steps` run here; the counts of
         `apply_survivorship`, once the created rows are committed."""
+        conn = self.resolver.conn
+        conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
         read, write = os.pipe()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="create") as pool:
             created = pool.submit(self._create, os.fdopen(read, "rb"))
             try:
                 try:
-                    self._send_roots(os.fdopen(write, "wb"))
+                    with os.fdopen(write, "wb") as sink:  # closed however the sending ends: the COPY in ends there
+                        self._send_roots(sink)
                 except OSError:  # the pipe broke: the creation stopped first, and says why
                     self.done.set()
                     created.result()
@@ -190,16 +195,18 @@ class _CreatedApart:
                 self.commit = True
             finally:
                 self.done.set()
-            return created.result()
+                if not self.commit:
+                    created.add_done_callback(_log_failure)
+        conn.execute(sa.text("SET LOCAL lock_timeout TO DEFAULT"))
+        return created.result()
 
-    def _send_roots(self, pipe: io.BufferedWriter) -> None:
-        """Each absorbed record and its root, copied into the pipe (closed at the end: the
-        creation's COPY ends there)."""
+    def _send_roots(self, sink: io.BufferedWriter) -> None:
+        """Each absorbed record and its root, copied into the pipe."""
         conn, labels = self.resolver.conn, self.resolver.labels
         moved = sa.select(labels.c.label, labels.c.root).where(labels.c.root != labels.c.label)
         query = moved.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        with pipe, conn.connection.dbapi_connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY ({query}) TO STDOUT", pipe)
+        with conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT", sink)
 
     def _create(self, pipe: io.BufferedReader) -> dict[str, int]:
         """On the second connection: read the roots, then create the unified rows and their
@@ -211,11 +218,16 @@ class _CreatedApart:
             dialect.rederivable(conn)
             conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
             store.defer_indexes(conn, [store.tables.unified(entity), store.tables.field_history])
+            if conn.execute(sa.select(sa.exists().select_from(store.tables.unified(entity)))).scalar():
+                raise RuntimeError(f"unified_{entity} gained rows while this first resolution started "
+                                   "(another resolution ran at the same time); run it again")
             roots = dialect.create_temp_table(conn, f"roots_{entity}", [
                 sa.Column("record_id", sa.BigInteger()), sa.Column("root", sa.BigInteger())])
             with conn.connection.dbapi_connection.cursor() as cursor:
                 cursor.copy_expert(f"COPY {roots.name} (record_id, root) FROM STDIN", pipe, size=1 << 16)
             pipe.close()
+            if self.done.is_set() and not self.commit:  # the resolution failed already: stop here
+                raise _Abandoned()
             dialect.analyze(conn, roots)
             counts = apply_survivorship(conn, store, r.config, entity, self._dirty(conn, roots), r.run_id, r.now,
                                         roots=roots)
@@ -244,6 +256,13 @@ class _CreatedApart:
 
 class _Abandoned(Exception):
     """The resolution failed beside the creation: its rows roll back."""
+
+
+def _log_failure(created: Future) -> None:
+    """The creation's own error, when the resolution failed too (only the resolution's is raised)."""
+    error = created.exception()
+    if error is not None and not isinstance(error, _Abandoned):
+        LOG.warning("creating the unified records beside the failed resolution failed too: %s", error)
 
 
 def _disjoint(spans) -> list[tuple[int, int]]:

@@ -110,17 +110,47 @@ def test_a_crash_between_the_two_commits_is_redone_by_the_next_resolution(worksp
     two_sources(workspace)
     workspace.import_all()
 
-    def crash(self):
+    postgres = workspace.store.engine.dialect.name == "postgresql"
+    alongside = resolve._CreatedApart.alongside
+
+    def crash(*args):
+        if args and isinstance(args[0], resolve._CreatedApart):
+            alongside(*args)  # returns once the creation has committed
         raise RuntimeError("killed before the resolution committed")
 
-    monkeypatch.setattr(resolve._Resolver, "finish", crash)  # after the creation committed
+    if postgres:
+        monkeypatch.setattr(resolve._CreatedApart, "alongside", crash)
+    else:  # one transaction: killed before it commits
+        monkeypatch.setattr(resolve._Resolver, "finish", crash)
     with pytest.raises(RuntimeError, match="killed before the resolution committed"):
         workspace.unify_all()
 
-    if workspace.store.engine.dialect.name == "postgresql":
+    if postgres:
         assert len(workspace.unified()) == 2  # the creation's commit stands...
     assert workspace.rows("merge_log") == []  # ...the merges' did not
     assert workspace.rows("pending_ranges") != []
     monkeypatch.undo()
     workspace.unify_all()
     assert_resolved(workspace)
+    assert len(workspace.unified()) == 2
+
+
+def test_a_companies_first_load_wakes_its_people_before_the_creation_commits(workspace: Workspace, monkeypatch):
+    """Waking the people of new companies is part of the resolution's side: should it fail, the
+    companies' creation rolls back with it."""
+    workspace.write_csv("crm.csv", [person("a", "a@acme.com")])
+    workspace.write_csv("accounts.csv", [{"id": "x", "domain": "acme.com", "name": "Acme"}])
+    workspace.configure({"crm": people_source("crm.csv"),
+                         "accounts": {"kind": "csv", "entity": "companies", "path": "accounts.csv", "unique_id": "id",
+                                      "fields": {"domain": {"column": "domain", "type": "url"},
+                                                 "name": {"column": "name"}}}})
+    workspace.import_all()
+
+    def fail(self):
+        raise RuntimeError("killed while waking people")
+
+    monkeypatch.setattr(resolve._Resolver, "_wake_people_of_changed_companies", fail)
+    with pytest.raises(RuntimeError, match="killed while waking people"):
+        resolve.unify(workspace.store, workspace.config, "companies", "run")
+
+    assert workspace.unified("companies") == []
