@@ -16,9 +16,11 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -30,6 +32,7 @@ from audiences_dagster.store.api import Store, utcnow
 from audiences_dagster.store.schema import key_text
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_ITERATIONS = 100
 # Added to a key's priority when the absorbed record shares it only with another absorbed one.
 INDIRECT = 100
@@ -86,8 +89,7 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
                 report.blocked = resolver.apply_merge_protection()
                 report.iterations = resolver.propagate()
                 if resolver.apart:
-                    counts = _CreatedApart(resolver).alongside(resolver.log_merges, resolver.assign, resolver.finish)
-                    report.merges = resolver.merges
+                    report.merges, counts = _CreatedApart(resolver).alongside(resolver.write_merges)
                 else:
                     report.merges = resolver.log_merges()
                     resolver.assign()
@@ -174,9 +176,9 @@ class _CreatedApart:
         self.done = threading.Event()  # the resolution's side is written (or failed): commit (or not)
         self.commit = False
 
-    def alongside(self, *steps) -> dict[str, int]:
-        """Create the unified rows aside while `steps` run here; the counts of
-        `apply_survivorship`, once the created rows are committed."""
+    def alongside(self, work: Callable[[], T]) -> tuple[T, dict[str, int]]:
+        """Create the unified rows aside while `work` runs here: what it returns, and the counts
+        of `apply_survivorship` once the created rows are committed."""
         conn = self.resolver.conn
         conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
         read, write = os.pipe()
@@ -190,15 +192,14 @@ class _CreatedApart:
                     self.done.set()
                     created.result()
                     raise
-                for step in steps:
-                    step()
+                result = work()
                 self.commit = True
             finally:
                 self.done.set()
                 if not self.commit:
                     created.add_done_callback(_log_failure)
         conn.execute(sa.text("SET LOCAL lock_timeout TO DEFAULT"))
-        return created.result()
+        return result, created.result()
 
     def _send_roots(self, sink: io.BufferedWriter) -> None:
         """Each absorbed record and its root, copied into the pipe."""
@@ -218,7 +219,7 @@ class _CreatedApart:
             dialect.rederivable(conn)
             conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
             store.defer_indexes(conn, [store.tables.unified(entity), store.tables.field_history])
-            if conn.execute(sa.select(sa.exists().select_from(store.tables.unified(entity)))).scalar():
+            if store.any_rows(store.tables.unified(entity), conn):
                 raise RuntimeError(f"unified_{entity} gained rows while this first resolution started "
                                    "(another resolution ran at the same time); run it again")
             roots = dialect.create_temp_table(conn, f"roots_{entity}", [
@@ -288,7 +289,6 @@ class _Resolver:
         self.src = store.tables.source(entity)
         self.keys = store.tables.identity_keys
         self.apart = False  # unified rows created on a second connection (see _CreatedApart)
-        self.merges = Counter()
 
     def _temp(self, name: str, *columns: sa.Column, rewritten: bool = False) -> sa.Table:
         return dialect.create_temp_table(self.conn, f"{name}_{self.entity}", list(columns), rewritten=rewritten)
@@ -605,8 +605,15 @@ class _Resolver:
         self.conn.execute(sa.insert(merge_members).from_select(["merge_id", "record_id"], came_across.where(this_run)))
         counts = self.conn.execute(
             sa.select(merge_log.c.reason, sa.func.count()).where(this_run).group_by(merge_log.c.reason)).all()
-        self.merges = Counter(dict(counts))
-        return self.merges
+        return Counter(dict(counts))
+
+    def write_merges(self) -> Counter:
+        """The merges logged and written to the source rows, and what they wake: the steps after
+        survivorship's ranking, for when it runs elsewhere (see _CreatedApart)."""
+        merges = self.log_merges()
+        self.assign()
+        self.finish()
+        return merges
 
     def assign(self) -> None:
         """Point the records of every label that moved at its root and take the pending records

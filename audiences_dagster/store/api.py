@@ -255,7 +255,7 @@ class Store:
         inspector = sa.inspect(conn)
         dropped = []
         for table in tables:
-            if conn.execute(sa.select(sa.exists().select_from(table))).scalar():
+            if self.any_rows(table, conn):
                 continue
             existing = {ix["name"] for ix in inspector.get_indexes(table.name)}
             for index in table.indexes:
@@ -518,9 +518,12 @@ class Store:
         src = self.tables.source(entity)
         return conn.execute(sa.select(sa.func.coalesce(sa.func.max(src.c.id), 0))).scalar_one()
 
-    def any_rows(self, table: sa.Table) -> bool:
-        with self.engine.connect() as conn:
+    def any_rows(self, table: sa.Table, conn: sa.Connection | None = None) -> bool:
+        """Whether the table holds a row (read on `conn`, or on a connection of its own)."""
+        if conn is not None:
             return conn.execute(sa.select(sa.exists().select_from(table))).scalar_one()
+        with self.engine.connect() as own:
+            return self.any_rows(table, own)
 
     def count(self, table: sa.Table, *where) -> int:
         with self.engine.connect() as conn:

@@ -25,9 +25,9 @@ def creations(monkeypatch) -> list[str]:
     """The entities whose unified records were created apart."""
     created, alongside = [], resolve._CreatedApart.alongside
 
-    def watch(self, *steps):
+    def watch(self, work):
         created.append(self.resolver.entity)
-        return alongside(self, *steps)
+        return alongside(self, work)
 
     monkeypatch.setattr(resolve._CreatedApart, "alongside", watch)
     return created
