@@ -78,7 +78,7 @@ def unify(store: Store, config: AudiencesConfig, entity: str, run_id: str) -> Re
         with store.engine.begin() as conn:
             dialect.rederivable(conn)  # a crash that loses it leaves the pending queue to redo it
             resolver = _Resolver(conn, store, config, entity, run_id, now, keys_analyzed=key_indexes is not None)
-            report.pending = resolver.collect_pending()
+            report.pending = resolver.collect_pending(nothing_unified=unified_empty)
             if report.pending:
                 resolver.apart = resolver.hashes and resolver.labels_are_ids and unified_empty
                 if not resolver.most_pending:
@@ -296,31 +296,41 @@ class _Resolver:
     def _label(self, table: sa.Table) -> sa.ColumnElement:
         return sa.func.coalesce(table.c.unified_id, table.c.id)
 
-    def collect_pending(self) -> int:
+    def collect_pending(self, nothing_unified: bool = False) -> int:
         """The pending records with their labels: those in the queued id ranges (read by primary
-        key), then those queued one by one that no range holds."""
+        key), then those queued one by one that no range holds. A PostgreSQL store's first load
+        (no unified record yet: `nothing_unified`, and ranges that hold every record) is only
+        counted: when each record is still its own label, its unified rows are created apart
+        (see `_CreatedApart`), and nothing needs the list of its records and labels."""
         queue, ranges, src = self.store.tables.pending_records, self.store.tables.pending_ranges, self.src
-        self.pend = self._temp("pend", sa.Column("record_id", sa.BigInteger(), primary_key=True),
-                               sa.Column("label", sa.BigInteger()))
         spans = self.conn.execute(sa.select(ranges.c.id, ranges.c.first_id, ranges.c.last_id)
                                   .where(ranges.c.entity == self.entity)).all()
         self.range_ids = [span.id for span in spans]
+        self.any_queued = self.conn.execute(sa.select(sa.exists().where(queue.c.entity == self.entity))).scalar()
+        disjoint = _disjoint((s.first_id, s.last_id) for s in spans)
+        self.pend = None
+        if nothing_unified and dialect.is_postgres(self.conn) and len(disjoint) == 1 and disjoint[0][0] == 1:
+            self.newest = self.store.newest_record_id(self.conn, self.entity)
+            if self.newest == disjoint[0][1] and self._each_its_own_label():
+                self.most_pending = self.hashes = self.all_pending = self.labels_are_ids = self.apart = True
+                self.pending_rows = self.newest
+                return self.newest
+        self.pend = self._temp("pend", sa.Column("record_id", sa.BigInteger(), primary_key=True),
+                               sa.Column("label", sa.BigInteger()))
         rows = 0
         if spans:
-            disjoint = self._temp("spans", sa.Column("first_id", sa.BigInteger()), sa.Column("last_id", sa.BigInteger()))
-            self.conn.execute(sa.insert(disjoint), [{"first_id": first, "last_id": last}
-                                                    for first, last in _disjoint((s.first_id, s.last_id) for s in spans)])
-            dialect.analyze(self.conn, disjoint)
+            table = self._temp("spans", sa.Column("first_id", sa.BigInteger()), sa.Column("last_id", sa.BigInteger()))
+            self.conn.execute(sa.insert(table), [{"first_id": first, "last_id": last} for first, last in disjoint])
+            dialect.analyze(self.conn, table)
             rows = self.conn.execute(sa.insert(self.pend).from_select(
                 ["record_id", "label"], sa.select(src.c.id, self._label(src))
-                .join(disjoint, src.c.id.between(disjoint.c.first_id, disjoint.c.last_id)).order_by(src.c.id)
+                .join(table, src.c.id.between(table.c.first_id, table.c.last_id)).order_by(src.c.id)
             )).rowcount
         queued = (sa.select(src.c.id, self._label(src))
                   .join(queue, sa.and_(queue.c.entity == self.entity, queue.c.record_id == src.c.id)))
         if rows:
             queued = queued.where(~sa.exists().where(self.pend.c.record_id == src.c.id))
         rows += self.conn.execute(sa.insert(self.pend).from_select(["record_id", "label"], queued)).rowcount
-        self.any_queued = self.conn.execute(sa.select(sa.exists().where(queue.c.entity == self.entity))).scalar()
         dialect.analyze(self.conn, self.pend)
         self.newest = newest = self.store.newest_record_id(self.conn, self.entity)  # ids grow from 1: at least the record count
         self.most_pending = rows * 2 >= newest  # at least half of the source records: a first load, say
@@ -333,6 +343,19 @@ class _Resolver:
         self.labels_are_ids = self.all_pending and not self.conn.execute(
             sa.select(sa.exists().where(self.pend.c.label != self.pend.c.record_id))).scalar()
         return rows
+
+    def _each_its_own_label(self) -> bool:
+        """Whether the one range 1..newest holds a record for each id, each still its own label
+        (one pass over the source table, counting)."""
+        src = self.src
+        held, moved = self.conn.execute(sa.select(
+            sa.func.count(), sa.func.count().filter(src.c.unified_id != src.c.id)).where(src.c.id <= self.newest)).one()
+        return held == self.newest and not moved
+
+    def _pending(self, record_id: sa.ColumnElement) -> sa.ColumnElement:
+        """Whether a record is a pending one: listed in pend, or, when a first load needed no
+        list, any record up to the newest."""
+        return record_id <= self.newest if self.pend is None else record_id.in_(sa.select(self.pend.c.record_id))
 
     def build_edges(self) -> None:
         """Every (key, label) pair for keys a pending record holds and that two or more labels
@@ -505,7 +528,9 @@ class _Resolver:
         dialect.analyze(self.conn, links)
         self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
                                  sa.Column("root", sa.BigInteger()), rewritten=True)
-        if self.labels_are_ids:  # pend's labels are its record ids: distinct, and in pend's order
+        if self.pend is None:  # created apart: only the labels that can move matter
+            every = sa.select(links.c.label).distinct().subquery()
+        elif self.labels_are_ids:  # pend's labels are its record ids: distinct, and in pend's order
             every = sa.select(self.pend.c.label).subquery()
         else:  # with every record pending, links' labels are pend's
             every = (sa.select(self.pend.c.label).distinct() if self.all_pending
@@ -619,7 +644,7 @@ class _Resolver:
         """Point the records of every label that moved at its root and take the pending records
         off the queue; records that keep their id are not touched. Absorbed unified rows go away
         (the merge log keeps them, and a split brings them back)."""
-        src, labels, pend = self.src, self.labels, self.pend
+        src, labels = self.src, self.labels
         unified = self.store.tables.unified(self.entity)
         moved = labels.c.root != labels.c.label
         self.conn.execute(sa.update(src).where(src.c.unified_id == labels.c.label, moved).values(unified_id=labels.c.root))
@@ -632,7 +657,7 @@ class _Resolver:
         queue, ranges = self.store.tables.pending_records, self.store.tables.pending_ranges
         if self.any_queued:
             self.conn.execute(sa.delete(queue).where(
-                queue.c.entity == self.entity, queue.c.record_id.in_(sa.select(pend.c.record_id))))
+                queue.c.entity == self.entity, self._pending(queue.c.record_id)))
         if self.range_ids:  # the ranges read, not any queued since
             self.conn.execute(sa.delete(ranges).where(ranges.c.id.in_(self.range_ids)))
 
@@ -661,9 +686,8 @@ class _Resolver:
         """People whose company record was just created or merged re-pick their company."""
         people, keys, src = self.store.tables.source("people"), self.keys, self.src
         domains = (sa.select(keys.c.key_value)
-                   .join(self.pend, self.pend.c.record_id == keys.c.record_id)
-                   .where(keys.c.entity == "companies", keys.c.key_type == "domain"))
-        accounts = sa.select(src.c.source, src.c.source_id).join(self.pend, self.pend.c.record_id == src.c.id).subquery()
+                   .where(keys.c.entity == "companies", keys.c.key_type == "domain", self._pending(keys.c.record_id)))
+        accounts = sa.select(src.c.source, src.c.source_id).where(self._pending(src.c.id)).subquery()
         self.store.mark_pending(self.conn, "people", sa.select(people.c.id).where(sa.or_(
             people.c.company_domain.in_(domains),
             sa.exists().where(accounts.c.source == people.c.company_account_source,

@@ -52,22 +52,25 @@ def _company_domains(conn: sa.Connection, store: Store) -> sa.Table:
     return table
 
 
-def _records(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str, dirty: sa.Table,
-             roots: sa.Table | None) -> tuple[sa.FromClause, sa.ColumnElement, list[sa.ColumnElement]]:
+def _records(store: Store, entity: str, dirty: sa.Table, roots: sa.Table | None, domains: sa.Table | None,
+             alone: bool = False) -> tuple[sa.FromClause, sa.ColumnElement, list[sa.ColumnElement]]:
     """The source records of the dirty ids, with the person's company looked up when people
-    link to companies: the FROM clause, each record's unified id (its stored one, or its root in
-    `roots`) and the looked-up columns (none, or company_id)."""
+    link to companies (by `domains`, see `_company_domains`): the FROM clause, each record's
+    unified id (its stored one, or its root in `roots`) and the looked-up columns (none, or
+    company_id). With `roots`, the one record of an `alone` id is the record of that id: it has
+    no root to look up."""
     src = store.tables.source(entity)
     if roots is None:
         uid, frm = src.c.unified_id, src
+    elif alone:
+        uid, frm = src.c.id, src
     else:
         uid = sa.func.coalesce(roots.c.root, src.c.id)
         frm = src.outerjoin(roots, roots.c.record_id == src.c.id)
     frm = frm.join(dirty, dirty.c.uid == uid)
-    if not (entity == "people" and links_companies(config)):
+    if domains is None:
         return frm, uid, []
     companies = store.tables.source("companies")
-    domains = _company_domains(conn, store)
     frm = frm.outerjoin(companies, sa.and_(companies.c.source == src.c.company_account_source,
                                            companies.c.source_id == src.c.company_account_id))
     frm = frm.outerjoin(domains, domains.c.domain == src.c.company_domain)
@@ -140,13 +143,17 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     src, unified = store.tables.source(entity), store.tables.unified(entity)
     fields = config.fields(entity)
     overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
-    frm, uid, looked_up = _records(conn, store, config, entity, dirty, roots)
+    domains = _company_domains(conn, store) if entity == "people" and links_companies(config) else None
+    frm, uid, looked_up = _records(store, entity, dirty, roots, domains)
     records = sa.select(*looked_up).select_from(frm)
     extra = [c.name for c in looked_up]
     ranked = records.where(~dirty.c.alone) if "alone" in dirty.c else records
     placed = _ranked(store, config, entity, ranked, uid, fields, extra, overridden)
     select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
     if "alone" in dirty.c:
+        if roots is not None:
+            frm, uid, looked_up = _records(store, entity, dirty, roots, domains, alone=True)
+            records = sa.select(*looked_up).select_from(frm)
         select = sa.union_all(select, _alone_select(src, records.where(dirty.c.alone), uid, [*fields, *extra]))
     if not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
         return _create_every_record(conn, store, entity, select, columns, dirty, run_id, now, created_event)

@@ -55,6 +55,24 @@ def test_a_first_load_creates_its_unified_records_beside_the_merges(workspace: W
     assert_resolved(workspace)
 
 
+def test_a_first_load_on_postgresql_only_counts_its_pending_records(workspace: Workspace, monkeypatch):
+    """Each record its own label and no unified row yet: no list of the pending records is made
+    (the creation finds them by id); SQLite still lists them."""
+    two_sources(workspace)
+    made, temp = [], resolve._Resolver._temp
+
+    def watch(self, name, *columns, **kwargs):
+        made.append((self.entity, name))
+        return temp(self, name, *columns, **kwargs)
+
+    monkeypatch.setattr(resolve._Resolver, "_temp", watch)
+
+    workspace.run()
+
+    assert (("people", "pend") in made) == (workspace.store.engine.dialect.name != "postgresql")
+    assert_resolved(workspace)
+
+
 def test_a_later_resolution_updates_in_one_transaction(workspace: Workspace, monkeypatch):
     two_sources(workspace)
     workspace.run()
