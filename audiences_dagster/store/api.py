@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,7 @@ from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.store import dialect
 from audiences_dagster.store.schema import ENTITIES, Tables, build_metadata, key_text, sql_type
 
+LOG = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 TYPE_FAMILY = {"text": "text", "email": "text", "url": "text", "phone": "text",
                "number": "number", "date": "date", "boolean": "boolean"}
@@ -553,14 +555,27 @@ def _engine(url: str) -> sa.Engine:
 # so that they do not spill to disk; PostgreSQL's defaults (4 MB, 8 MB) are sized for OLTP.
 POSTGRES_SESSION = {"random_page_cost": "1.1", "work_mem": "256MB", "temp_buffers": "256MB",
                     "maintenance_work_mem": "256MB"}
+# Asked for when the store's role may set them (a superuser, or one granted it: PostgreSQL 15's
+# GRANT SET ON PARAMETER wal_compression TO <role>), else the server's setting holds. An import
+# or a first resolution writes most pages for the first time since a checkpoint, so a full image
+# of each goes to the WAL; lz4 compresses those images for little CPU (a server built without
+# lz4 refuses the value, and keeps its own).
+POSTGRES_SESSION_IF_ALLOWED = {"wal_compression": "lz4"}
 
 
 def _postgres_settings(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     for name, value in POSTGRES_SESSION.items():
         cursor.execute(f"SET {name} = '{value}'")
-    cursor.close()
     dbapi_connection.commit()
+    for name, value in POSTGRES_SESSION_IF_ALLOWED.items():
+        try:
+            cursor.execute(f"SET {name} = '{value}'")
+            dbapi_connection.commit()
+        except Exception as exc:  # noqa: BLE001 - refused (privilege, value): the server's setting stays
+            dbapi_connection.rollback()
+            LOG.debug("the store's sessions keep the server's %s: %s", name, str(exc).strip())
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
