@@ -164,7 +164,8 @@ class _CreatedApart:
     resolution does, and only once the resolution has done its work: a crash in between leaves
     the unified rows and the pending queue, and the next resolution finds those rows and brings
     them up to date (their values stay; each is marked updated by that run). Neither side
-    touches a table the other one writes: this one drops and fills unified_<entity> and
+    touches a table the other one writes: this one drops and fills unified_<entity> (locked
+    against other writers until it commits, so that every row there is one it created) and
     field_history, the resolution the merge log and the source rows. Neither waits for a lock
     beyond `LOCK_TIMEOUT`: a wait that passes through the other side would go unseen by
     PostgreSQL's deadlock detector."""
@@ -218,8 +219,10 @@ class _CreatedApart:
         with pipe, store.engine.begin() as conn:
             dialect.rederivable(conn)
             conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
-            store.defer_indexes(conn, [store.tables.unified(entity), store.tables.field_history])
-            if store.any_rows(store.tables.unified(entity), conn):
+            unified = store.tables.unified(entity)
+            conn.execute(sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(unified)} IN EXCLUSIVE MODE"))
+            store.defer_indexes(conn, [unified, store.tables.field_history])
+            if store.any_rows(unified, conn):
                 raise RuntimeError(f"unified_{entity} gained rows while this first resolution started "
                                    "(another resolution ran at the same time); run it again")
             roots = dialect.create_temp_table(conn, f"roots_{entity}", [
@@ -231,7 +234,7 @@ class _CreatedApart:
                 raise _Abandoned()
             dialect.analyze(conn, roots)
             counts = apply_survivorship(conn, store, r.config, entity, self._dirty(conn, roots), r.run_id, r.now,
-                                        roots=roots)
+                                        roots=roots, empty=True)  # (locked against writers until it commits)
             self.done.wait()
             if not self.commit:
                 raise _Abandoned()

@@ -133,13 +133,15 @@ def _alone_select(src: sa.Table, records: sa.Select, uid: sa.ColumnElement, name
 
 def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfig, entity: str,
                        dirty: sa.Table, run_id: str, now: datetime, created_event: str = CREATED,
-                       roots: sa.Table | None = None) -> dict[str, int]:
+                       roots: sa.Table | None = None, empty: bool = False) -> dict[str, int]:
     """Recompute the unified rows of the ids in `dirty` (a table with column uid) from their
     source records: update existing rows with history, insert new ones. A caller that knows
     which ids have exactly one source record marks them in a boolean column `alone` (most of a
     first load's): their values are read straight from that record, only the others are ranked.
     A caller whose merges are not yet written to the source rows gives them in `roots` (columns
-    record_id and root): a record listed there belongs to its root, any other to its own id."""
+    record_id and root): a record listed there belongs to its root, any other to its own id. A
+    caller that found unified_<entity> empty and keeps others from writing it until it commits says
+    so (`empty`): every row there is then one it created, and their history needs no lookup."""
     src, unified = store.tables.source(entity), store.tables.unified(entity)
     fields = config.fields(entity)
     overridden = [f for f in fields if config.survivorship.get(entity, {}).get(f)]
@@ -155,8 +157,9 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
             frm, uid, looked_up = _records(store, entity, dirty, roots, domains, alone=True)
             records = sa.select(*looked_up).select_from(frm)
         select = sa.union_all(select, _alone_select(src, records.where(dirty.c.alone), uid, [*fields, *extra]))
-    if not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
-        return _create_every_record(conn, store, entity, select, columns, dirty, run_id, now, created_event)
+    if empty or not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
+        return _create_every_record(conn, store, entity, select, columns, None if empty else dirty, run_id, now,
+                                    created_event)
 
     winners_cols = [sa.Column("_uid", sa.BigInteger(), primary_key=True)]  # "_": no field name
     for name in fields:
@@ -189,9 +192,10 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
 
 
 def _create_every_record(conn: sa.Connection, store: Store, entity: str, select: sa.Select, columns: list[str],
-                         dirty: sa.Table, run_id: str, now: datetime, created_event: str) -> dict[str, int]:
+                         dirty: sa.Table | None, run_id: str, now: datetime, created_event: str) -> dict[str, int]:
     """None of the ids has a unified row yet (a first load, say): the winners go straight into
-    the unified table, with no copy to compare against, and each gets its creation history."""
+    the unified table, with no copy to compare against, and each gets its creation history (every
+    row of the table when there is no `dirty` to pick them: it was empty)."""
     unified, history = store.tables.unified(entity), store.tables.field_history
     winners = select.subquery("winners")
     assigned = [c for c in columns if c in unified.c]
@@ -199,10 +203,12 @@ def _create_every_record(conn: sa.Connection, store: Store, entity: str, select:
         ["id", *assigned, "created_at", "updated_at"],
         sa.select(winners.c._uid, *(winners.c[c] for c in assigned), sa.literal(now), sa.literal(now)),
     )).rowcount
+    created_rows = sa.select(sa.literal(entity), unified.c.id, sa.literal(created_event), unified.c.sources,
+                             sa.literal(run_id), sa.literal(now))
+    if dirty is not None:
+        created_rows = created_rows.join(dirty, dirty.c.uid == unified.c.id)
     conn.execute(sa.insert(history).from_select(
-        ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"],
-        sa.select(sa.literal(entity), unified.c.id, sa.literal(created_event), unified.c.sources,
-                  sa.literal(run_id), sa.literal(now)).join(dirty, dirty.c.uid == unified.c.id)))
+        ["entity", "unified_id", "field", "new_value", "run_id", "changed_at"], created_rows))
     return {"updated": 0, "created": created, "field_changes": 0}
 
 
