@@ -315,7 +315,7 @@ class _Resolver:
         if nothing_unified and dialect.is_postgres(self.conn) and len(disjoint) == 1 and disjoint[0][0] == 1:
             self.newest = self.store.newest_record_id(self.conn, self.entity)
             if self.newest == disjoint[0][1] and self._each_its_own_label():
-                self.most_pending = self.hashes = self.all_pending = self.labels_are_ids = self.apart = True
+                self.most_pending = self.hashes = self.all_pending = self.labels_are_ids = True
                 self.pending_rows = self.newest
                 return self.newest
         self.pend = self._temp("pend", sa.Column("record_id", sa.BigInteger(), primary_key=True),
@@ -668,6 +668,8 @@ class _Resolver:
         """The ids whose unified rows are recomputed: every root. When each label was one source
         record (a first load's), a root no other label joined has one record: it is marked
         `alone`, and survivorship reads its values without ranking them."""
+        if self.pend is None:  # (then the labels are only those with a linking key: see propagate)
+            raise RuntimeError("a first load counted, not listed, is created apart (_CreatedApart), not by dirty()")
         labels, uid = self.labels, sa.Column("uid", sa.BigInteger(), primary_key=True)
         if not (self.all_pending and self.label_count == self.pending_rows):
             table = self._temp("dirty", uid)

@@ -153,10 +153,11 @@ def apply_survivorship(conn: sa.Connection, store: Store, config: AudiencesConfi
     placed = _ranked(store, config, entity, ranked, uid, fields, extra, overridden)
     select, columns = _winners_select(conn, placed, [*fields, *extra], overridden)
     if "alone" in dirty.c:
+        alone, alone_uid = records, uid
         if roots is not None:
-            frm, uid, looked_up = _records(store, entity, dirty, roots, domains, alone=True)
-            records = sa.select(*looked_up).select_from(frm)
-        select = sa.union_all(select, _alone_select(src, records.where(dirty.c.alone), uid, [*fields, *extra]))
+            alone_from, alone_uid, alone_looked_up = _records(store, entity, dirty, roots, domains, alone=True)
+            alone = sa.select(*alone_looked_up).select_from(alone_from)
+        select = sa.union_all(select, _alone_select(src, alone.where(dirty.c.alone), alone_uid, [*fields, *extra]))
     if empty or not conn.execute(sa.select(sa.exists().where(unified.c.id == dirty.c.uid))).scalar():
         return _create_every_record(conn, store, entity, select, columns, None if empty else dirty, run_id, now,
                                     created_event)

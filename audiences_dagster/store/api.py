@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -23,7 +22,6 @@ from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.store import dialect
 from audiences_dagster.store.schema import ENTITIES, Tables, build_metadata, key_text, sql_type
 
-LOG = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 TYPE_FAMILY = {"text": "text", "email": "text", "url": "text", "phone": "text",
                "number": "number", "date": "date", "boolean": "boolean"}
@@ -555,27 +553,32 @@ def _engine(url: str) -> sa.Engine:
 # so that they do not spill to disk; PostgreSQL's defaults (4 MB, 8 MB) are sized for OLTP.
 POSTGRES_SESSION = {"random_page_cost": "1.1", "work_mem": "256MB", "temp_buffers": "256MB",
                     "maintenance_work_mem": "256MB"}
-# Asked for when the store's role may set them (a superuser, or one granted it: PostgreSQL 15's
-# GRANT SET ON PARAMETER wal_compression TO <role>), else the server's setting holds. An import
-# or a first resolution writes most pages for the first time since a checkpoint, so a full image
-# of each goes to the WAL; lz4 compresses those images for little CPU (a server built without
-# lz4 refuses the value, and keeps its own).
-POSTGRES_SESSION_IF_ALLOWED = {"wal_compression": "lz4"}
+# Asked for when the store's role may set it (a superuser, or one granted it: PostgreSQL 15's
+# GRANT SET ON PARAMETER wal_compression TO <role>) and the server has lz4, else the server's
+# setting holds. An import or a first resolution writes most pages for the first time since a
+# checkpoint, so a full image of each goes to the WAL; lz4 compresses those images for little CPU.
+WAL_COMPRESSION = "lz4"
 
 
 def _postgres_settings(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     for name, value in POSTGRES_SESSION.items():
         cursor.execute(f"SET {name} = '{value}'")
-    dbapi_connection.commit()
-    for name, value in POSTGRES_SESSION_IF_ALLOWED.items():
-        try:
-            cursor.execute(f"SET {name} = '{value}'")
-            dbapi_connection.commit()
-        except Exception as exc:  # noqa: BLE001 - refused (privilege, value): the server's setting stays
-            dbapi_connection.rollback()
-            LOG.debug("the store's sessions keep the server's %s: %s", name, str(exc).strip())
+    if _wal_compression_allowed(cursor):
+        cursor.execute(f"SET wal_compression = '{WAL_COMPRESSION}'")
     cursor.close()
+    dbapi_connection.commit()
+
+
+def _wal_compression_allowed(cursor) -> bool:
+    """Asked first, so that a role that may not set it sends no SET the server would log as an
+    error on every connection (a server before 15 has neither the function nor lz4)."""
+    cursor.execute("SELECT current_setting('server_version_num')::int >= 150000")
+    if not cursor.fetchone()[0]:
+        return False
+    cursor.execute("SELECT has_parameter_privilege('wal_compression', 'SET') AND %s = ANY(enumvals) "
+                   "FROM pg_settings WHERE name = 'wal_compression'", (WAL_COMPRESSION,))
+    return bool(cursor.fetchone()[0])
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -5,6 +5,7 @@ commits is redone by the next resolution."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from audiences_dagster.identity import resolve
 from audiences_dagster_tests.support import Workspace, people_source
@@ -70,6 +71,24 @@ def test_a_first_load_on_postgresql_only_counts_its_pending_records(workspace: W
     workspace.run()
 
     assert (("people", "pend") in made) == (workspace.store.engine.dialect.name != "postgresql")
+    assert_resolved(workspace)
+
+
+def test_a_first_load_takes_records_queued_one_by_one_off_the_queue(workspace: Workspace, monkeypatch):
+    """A record inside the imported ranges that is also queued on its own (a second import of it
+    before the resolution, say) is resolved once, and leaves the queue, counted or listed."""
+    two_sources(workspace)
+    workspace.import_all()
+    store = workspace.store
+    src = store.tables.source("people")
+    with store.engine.begin() as conn:
+        store.mark_pending(conn, "people", sa.select(src.c.id).where(src.c.source_id == "c"))
+    assert len(workspace.rows("pending_records", order_by="record_id")) == 1
+    created = creations(monkeypatch)
+
+    workspace.unify_all()
+
+    assert created == (["people"] if store.engine.dialect.name == "postgresql" else [])
     assert_resolved(workspace)
 
 
