@@ -531,26 +531,35 @@ class _Resolver:
         dialect.analyze(self.conn, links)
         self.labels = self._temp("labels", sa.Column("label", sa.BigInteger(), primary_key=True),
                                  sa.Column("root", sa.BigInteger()), rewritten=True)
-        if self.pend is None:  # created apart: only the labels that can move matter
-            every = sa.select(links.c.label).distinct().subquery()
-        elif self.labels_are_ids:  # pend's labels are its record ids: distinct, and in pend's order
-            every = sa.select(self.pend.c.label).subquery()
-        else:  # with every record pending, links' labels are pend's
-            every = (sa.select(self.pend.c.label).distinct() if self.all_pending
-                     else sa.union(sa.select(links.c.label), sa.select(self.pend.c.label))).subquery()
-        # Each scratch table is filled in key order: its index grows at the end, not all over.
-        self.label_count = self.conn.execute(sa.insert(self.labels).from_select(
-            ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label))).rowcount
-        dialect.analyze(self.conn, self.labels)
         key_root = self._temp("key_root", sa.Column("key_id", sa.Integer(), primary_key=True), sa.Column("root", sa.BigInteger()),
                               rewritten=True)
+        # Each scratch table is filled in key order: its index grows at the end, not all over.
         self.conn.execute(sa.insert(key_root).from_select(  # every label is its own root yet
             ["key_id", "root"], sa.select(links.c.key_id, sa.func.min(links.c.label))
             .group_by(links.c.key_id).order_by(links.c.key_id)))
+        first_round = (sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
+                       .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label))
         frontier = self._temp("moved", sa.Column("label", sa.BigInteger(), primary_key=True),
                               sa.Column("root", sa.BigInteger()))
-        moved = self._move(frontier, sa.select(links.c.label, sa.func.min(key_root.c.root).label("root"))
-                           .join(key_root, key_root.c.key_id == links.c.key_id).group_by(links.c.label), first=True)
+        if self.pend is None:  # created apart: only the labels with a linking key matter, so each
+            # label is written once, with its first round's root, and the labels that moved follow
+            self.label_count = self.conn.execute(sa.insert(self.labels).from_select(
+                ["label", "root"], first_round.order_by(links.c.label))).rowcount
+            dialect.analyze(self.conn, self.labels)
+            labels = self.labels
+            moved = self.conn.execute(sa.insert(frontier).from_select(
+                ["label", "root"], sa.select(labels.c.label, labels.c.root).where(labels.c.root < labels.c.label)
+                .order_by(labels.c.label))).rowcount
+        else:
+            if self.labels_are_ids:  # pend's labels are its record ids: distinct, and in pend's order
+                every = sa.select(self.pend.c.label).subquery()
+            else:  # with every record pending, links' labels are pend's
+                every = (sa.select(self.pend.c.label).distinct() if self.all_pending
+                         else sa.union(sa.select(links.c.label), sa.select(self.pend.c.label))).subquery()
+            self.label_count = self.conn.execute(sa.insert(self.labels).from_select(
+                ["label", "root"], sa.select(every.c.label, every.c.label).order_by(every.c.label))).rowcount
+            dialect.analyze(self.conn, self.labels)
+            moved = self._move(frontier, first_round, first=True)
         lowered = self._temp("lowered_keys", sa.Column("key_id", sa.Integer(), primary_key=True),
                              sa.Column("root", sa.BigInteger()))
         rounds = 1
