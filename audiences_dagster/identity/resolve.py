@@ -243,10 +243,11 @@ class _CreatedApart:
     def _dirty(self, conn: sa.Connection, roots: sa.Table) -> sa.Table:
         """The unified ids: every pending record that no root absorbed (ids up to the newest
         pending one: with every record pending, those are the pending records), `alone` when no
-        other record joined it."""
+        other record joined it. No index: survivorship hashes its joins to it (PostgreSQL), and
+        the index would cost a third of filling it."""
         src = self.resolver.src
         dirty = dialect.create_temp_table(conn, f"dirty_{self.resolver.entity}", [
-            sa.Column("uid", sa.BigInteger(), primary_key=True), sa.Column("alone", sa.Boolean())])
+            sa.Column("uid", sa.BigInteger()), sa.Column("alone", sa.Boolean())])
         # Joins, not a subquery per record: the planner hashes them, or sorts them when they outgrow memory.
         absorbing = sa.select(roots.c.root).distinct().subquery("absorbing")
         conn.execute(sa.insert(dirty).from_select(
