@@ -273,15 +273,16 @@ def _ascii_slug(text: str, joiner: str) -> str:
 
 def _work_local(rng: random.Random, first: str, last: str) -> str:
     """Companies use different address patterns, so no single rule maps names to emails."""
-    f, l = _ascii_slug(first, ""), _ascii_slug(last, "")
-    return rng.choices([f"{f}.{l}", f"{f[0]}{l}", f, f"{f}_{l}", f"{f}{l[0]}"], [50, 20, 10, 5, 15])[0]
+    given, family = _ascii_slug(first, ""), _ascii_slug(last, "")
+    return rng.choices([f"{given}.{family}", f"{given[0]}{family}", given, f"{given}_{family}", f"{given}{family[0]}"],
+                       [50, 20, 10, 5, 15])[0]
 
 
 def _personal_local(rng: random.Random, first: str, last: str) -> str:
     """Personal mailboxes carry birth years and nicknames rather than clean name patterns."""
-    f, l = _ascii_slug(first, ""), _ascii_slug(last, "")
+    given, family = _ascii_slug(first, ""), _ascii_slug(last, "")
     suffix = rng.choice(["", str(rng.randint(70, 99)), str(rng.randint(1, 999))])
-    return rng.choice([f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}", f"{l}.{f}"]) + suffix
+    return rng.choice([f"{given}.{family}", f"{given}{family}", f"{given[0]}{family}", f"{family}.{given}"]) + suffix
 
 
 def _unique_email(rng: random.Random, local: str, domain: str, used: set[str]) -> str:

@@ -159,9 +159,11 @@ def _system_columns(out: pd.DataFrame, raw: pd.DataFrame, source_name: str, sour
     )
     if source.entity == "people":
         link = source.company
-        out["company_account_id"] = norm.clean_text(raw[link.account_id_column]).values if link and link.account_id_column else pd.NA
-        out["company_account_source"] = link.account_source if link and link.account_id_column else None
-        domain = norm.clean_domain(raw[link.domain_column]).values if link and link.domain_column else pd.Series(pd.NA, index=out.index, dtype="string")
+        by_account = bool(link and link.account_id_column)
+        out["company_account_id"] = norm.clean_text(raw[link.account_id_column]).values if by_account else pd.NA
+        out["company_account_source"] = link.account_source if by_account else None
+        domain = (norm.clean_domain(raw[link.domain_column]).values if link and link.domain_column
+                  else pd.Series(pd.NA, index=out.index, dtype="string"))
         email_field = source.key_fields().get("email")
         if config.identity.link_people_by_email_domain and email_field:
             domain = domain.fillna(norm.email_domains(out[email_field]))

@@ -71,8 +71,8 @@ class SqlSource:
                 return ReadPlan(full_pass=False, resumed=False, description="first read of the source"), \
                     {"mode": "incremental", "mapping": mapping, "after": None}
             if cursor.get("mode") == "incremental":
-                return ReadPlan(full_pass=False, resumed=False,
-                                description=f"rows updated after {cursor['after'][0] if cursor['after'] else 'the start'}"), cursor
+                after = cursor["after"][0] if cursor["after"] else "the start"
+                return ReadPlan(full_pass=False, resumed=False, description=f"rows updated after {after}"), cursor
         if pass_open and not fresh and cursor.get("mode") == "full" and not full:
             return ReadPlan(full_pass=True, resumed=True,
                             description=f"resuming the full pass after id {cursor['after']!r}"), cursor
