@@ -220,7 +220,7 @@ class _CreatedApart:
             dialect.rederivable(conn)
             conn.execute(sa.text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
             unified = store.tables.unified(entity)
-            conn.execute(sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(unified)} IN EXCLUSIVE MODE"))
+            dialect.lock_table(conn, unified, "EXCLUSIVE")
             store.defer_indexes(conn, [unified, store.tables.field_history])
             if store.any_rows(unified, conn):
                 raise RuntimeError(f"unified_{entity} gained rows while this first resolution started "

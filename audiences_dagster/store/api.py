@@ -211,9 +211,7 @@ class Store:
         for index in indexes:
             if any(ix["name"] == index.name for ix in inspector.get_indexes(index.table.name)):
                 continue
-            if dialect.is_postgres(conn):
-                conn.execute(sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(index.table)} "
-                                     "IN SHARE ROW EXCLUSIVE MODE"))
+            dialect.lock_table(conn, index.table, "SHARE ROW EXCLUSIVE")
             index.create(conn, checkfirst=True)
             inspector.clear_cache()
 

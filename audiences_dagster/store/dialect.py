@@ -16,6 +16,13 @@ def is_postgres(bind: sa.Connection | sa.Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def lock_table(conn: sa.Connection, table: sa.Table, mode: str) -> None:
+    """Lock a table in the given PostgreSQL lock mode until the transaction ends (SQLite has
+    one writer at a time already: nothing to do)."""
+    if is_postgres(conn):
+        conn.execute(sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(table)} IN {mode} MODE"))
+
+
 def rederivable(conn: sa.Connection) -> None:
     """Mark the current transaction as work the next run derives again from its inputs (an
     import batch with its cursor, a resolution with its pending queue): on PostgreSQL its commit
