@@ -30,6 +30,7 @@ SOURCES = {  # name -> share of the records
     "crm_contacts": 0.35, "crm_leads": 0.20, "event_attendees": 0.20, "product_users": 0.25,
 }
 SEED = 20261122
+KEYLESS_SHARE = 0.10
 TITLES = np.array(["VP Sales", "Account Executive", "Head of RevOps", "CTO", "Data Engineer",
                    "Marketing Manager", "SDR", "CFO", "Product Manager", "Founder"])
 FIRST = np.array(["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivan", "Jo", "Kai", "Lena"])
@@ -73,12 +74,15 @@ def _rows(rng: np.random.Generator, who: np.ndarray, source: str) -> pd.DataFram
     upper = rng.random(n) < 0.1
     email = email.where(~upper, email.str.upper())
     email = email.where(rng.random(n) > 0.05, " " + email + " ")
-    has_email = rng.random(n) > 0.15
+    # About 10% of rows carry no cross-source key at all (no email, no LinkedIn URL), as CRM exports do:
+    # each is still a record of its own.
+    keyless = rng.random(n) < KEYLESS_SHARE
+    has_email = (rng.random(n) > 0.15) & ~keyless
     slug = pd.Series(first).str.lower() + "-" + pd.Series(last).str.lower() + "-" + pd.Series(who).astype(str)
     variant = rng.integers(0, 4, n)
     prefixes = np.array(["https://www.linkedin.com/in/", "http://linkedin.com/in/", "https://uk.linkedin.com/in/", "linkedin.com/in/"])
     linkedin = pd.Series(prefixes[variant]) + slug + np.where(rng.random(n) < 0.2, "/?trk=x", "")
-    has_linkedin = (rng.random(n) > 0.35) | ~has_email
+    has_linkedin = ((rng.random(n) > 0.35) | ~has_email) & ~keyless
     updated = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 600 * 86400, n), unit="s")
     frame = pd.DataFrame({
         "id": [f"{source[:3]}{i:08d}" for i in range(n)],
@@ -146,6 +150,7 @@ def phase(config_file: Path) -> dict:
         "import_seconds": imported - started, "unify_seconds": finished - imported,
         "total_seconds": finished - started,
         "rows_read": sum(r.rows_read for r in imports.values()),
+        "quarantined": sum(sum(r.quarantined_rows.values()) for r in imports.values()),
         "written": sum(r.counts.inserted + r.counts.updated for r in imports.values()),
         "unified_people": unified, "merges": sum(resolved.merges.values()),
         "propagation_rounds": resolved.iterations,
@@ -232,7 +237,8 @@ def main() -> None:
         return
     results = [bench_store(kind, args.records, DATA) for kind in args.stores.split(",")]
     floor = next((r["copy_floor_seconds"] for r in results if r["copy_floor_seconds"]), None)
-    print(f"\n{args.records:,} source records over {len(SOURCES)} sources (~40% of people in 2+ sources)")
+    print(f"\n{args.records:,} source records over {len(SOURCES)} sources (~40% of people in 2+ sources, "
+          f"{KEYLESS_SHARE:.0%} of rows without an email or LinkedIn URL)")
     if floor:
         print(f"floor: PostgreSQL COPY into an unlogged table  {floor:7.2f} s")
     for r in results:
@@ -242,7 +248,8 @@ def main() -> None:
         print(f"  full import + unify       {f['total_seconds']:7.2f} s{ratio}  "
               f"(import {f['import_seconds']:.2f} s, unify {f['unify_seconds']:.2f} s, "
               f"{f['propagation_rounds']} rounds)")
-        print(f"    rows read {f['rows_read']:,}, unified people {f['unified_people']:,}, merges {f['merges']:,}, "
+        print(f"    rows read {f['rows_read']:,}, quarantined {f['quarantined']:,}, "
+              f"unified people {f['unified_people']:,}, merges {f['merges']:,}, "
               f"peak memory {f['peak_rss_mb']:.0f} MB")
         print(f"  incremental after {r['changed']:,} changes  {inc['total_seconds']:7.2f} s  "
               f"(import {inc['import_seconds']:.2f} s, unify {inc['unify_seconds']:.2f} s, "

@@ -314,9 +314,27 @@ class IdentityConfig(_Strict):
         return limits
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class QuarantineCheck(_Strict):
+    # An import warns when more than this share of the rows it read were quarantined as malformed.
+    max_share: Share = 0.01
+    by_source: dict[str, Share] = Field(default_factory=dict)  # per-source overrides
+
+    def limit(self, source: str) -> float:
+        return self.by_source.get(source, self.max_share)
+
+
 class ChecksConfig(_Strict):
     # entity -> field -> minimum share of records with a value (0..1)
     fill_rate: dict[Entity, dict[str, float]] = Field(default_factory=dict)
+    # entity -> minimum share of live records holding a cross-source key (email / LinkedIn URL /
+    # domain). A keyless record is still a record; a share far below this means lost keys.
+    identity_key_coverage: dict[Entity, Share] = Field(default_factory=lambda: {"people": 0.5, "companies": 0.5})
+    # Share of held emails, domains and LinkedIn URLs allowed outside their canonical form (blocking).
+    max_invalid_share: Share = 0.0
+    quarantine: QuarantineCheck = Field(default_factory=QuarantineCheck)
 
     @field_validator("fill_rate")
     @classmethod
@@ -390,6 +408,9 @@ class AudiencesConfig(_Strict):
             for field in rates:
                 if field not in known:
                     raise ValueError(f"checks.fill_rate.{entity}.{field}: not an imported {entity} field")
+        for name in self.checks.quarantine.by_source:
+            if name not in self.sources:
+                raise ValueError(f"checks.quarantine.by_source.{name}: not a declared source")
         check_segments(self.segments, self.fields, lambda e: list(self.sources_for(e)),
                        {s.name: s.entity for s in self.signals})
         check_signals(self.signals, self.fields, {s.name: s.entity for s in self.segments},

@@ -9,7 +9,7 @@ from audiences_dagster.identity.resolve import unify
 from audiences_dagster.sources.importer import import_source
 from audiences_dagster.store import reports
 
-QUARANTINE_CHECK = "no_quarantined_rows"
+QUARANTINE_CHECK = "quarantine_within_limit"
 SOURCES_GROUP = "sources"
 IDENTITY_GROUP = "identity"
 
@@ -40,25 +40,31 @@ def build_import_asset(name: str, config: AudiencesConfig) -> dg.AssetsDefinitio
         kinds={source.kind},
         description=f"Imports {source.entity} from {where} (source '{name}', tier {source.effective_tier.value}) "
                     f"into source_{source.entity}, in batches of {config.batch_size:,}.",
-        check_specs=[dg.AssetCheckSpec(QUARANTINE_CHECK, asset=key,
-                                       description="Rows quarantined as malformed in this import (WARN).")],
+        check_specs=[dg.AssetCheckSpec(
+            QUARANTINE_CHECK, asset=key,
+            description=f"WARN when more than {config.checks.quarantine.limit(name):.1%} of the rows an import "
+                        "reads are quarantined as malformed; the counts by reason are always in its metadata.")],
         tags={"entity": source.entity},
     )
     def _import(context: dg.AssetExecutionContext, audiences: AudiencesResource,
                 config: ImportConfig) -> dg.MaterializeResult:
         report = import_source(audiences.store, audiences.config, name, context.run_id, full=config.full)
-        context.log.info(f"{name}: {report.plan or report.skipped}; read {report.rows_read:,} rows")
-        quarantined = sum(report.quarantined_rows.values())
+        context.log.info(f"{name}: {report.plan or report.skipped}; read {report.rows_read:,} rows, "
+                         f"kept {report.records_kept:,}, quarantined {report.quarantined:,}")
+        limit = audiences.config.checks.quarantine.limit(name)
+        passed = report.quarantined_share <= limit
         return dg.MaterializeResult(
             metadata={**report.as_metadata(),
                       "quarantined_by_reason": dg.MetadataValue.json(dict(report.quarantined_rows)),
                       "dropped_values_by_reason": dg.MetadataValue.json(dict(report.dropped_values))},
             check_results=[dg.AssetCheckResult(
-                check_name=QUARANTINE_CHECK, passed=quarantined == 0, severity=dg.AssetCheckSeverity.WARN,
-                metadata={"quarantined_rows": quarantined,
+                check_name=QUARANTINE_CHECK, passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                metadata={"rows_read": report.rows_read, "quarantined_rows": report.quarantined,
+                          "quarantined_share": round(report.quarantined_share, 6), "max_share": limit,
                           "by_reason": dg.MetadataValue.json(dict(report.quarantined_rows))},
-                description=None if quarantined == 0 else
-                f"{quarantined} malformed row(s) quarantined; see the quarantine table")],
+                description=None if passed else
+                f"{report.quarantined:,} of {report.rows_read:,} rows ({report.quarantined_share:.2%}) quarantined "
+                f"as malformed, above the {limit:.1%} limit; see the quarantine table")],
         )
 
     return _import

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from audiences_dagster.config import AudiencesConfig
 from audiences_dagster.defs.assets import import_key, unified_key
 from audiences_dagster.defs.resources import AudiencesResource
-from audiences_dagster.quality.suites import validate_unified_table
+from audiences_dagster.quality.suites import Thresholds, validate_unified_table
 
 GX_CHECK = "great_expectations_suite"
 RESOLVED_CHECK = "all_source_records_resolved"
@@ -21,14 +21,14 @@ def build_quality_checks(entity: str, config: AudiencesConfig) -> list[dg.AssetC
     @dg.asset_check(
         asset=key, name=GX_CHECK, blocking=True,
         automation_condition=dg.AutomationCondition.eager(),
-        description="Valid emails, domains and LinkedIn URLs; unique ids; no record without an identity "
-                    "key; fill-rate thresholds from audiences.yaml. Validated in the store by Great Expectations.",
+        description="Blocks write-back. Unique ids; emails, domains and LinkedIn URLs in canonical form; "
+                    "identity-key coverage and fill rates at least their audiences.yaml thresholds. "
+                    "Validated in the store by Great Expectations.",
     )
     def _gx(audiences: AudiencesResource) -> dg.AssetCheckResult:
         cfg = audiences.config
         result = validate_unified_table(
-            audiences.store.url, f"unified_{entity}", entity, cfg.fields(entity),
-            cfg.checks.fill_rate.get(entity, {}))
+            audiences.store.url, f"unified_{entity}", entity, cfg.fields(entity), Thresholds.of(cfg, entity))
         return dg.AssetCheckResult(
             passed=result.passed,
             severity=dg.AssetCheckSeverity.ERROR,

@@ -32,11 +32,16 @@ def materialize_all(config_file: str | os.PathLike) -> dg.ExecuteInProcessResult
 def print_summary(config: AudiencesConfig, result: dg.ExecuteInProcessResult) -> None:
     """Records read per source, unified records, merges, quarantine and checks, in one screen."""
     meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
-    print("\nRecords read per source")
+    print("\nRows per source (read = kept + quarantined as malformed + held back at the plan cap)")
+    print(f"  {'source':<22} {'entity':<10} {'read':>8} {'kept':>8} {'quarantined':>12} {'held back':>10}")
     for name, source in config.sources.items():
-        m = meta.get(f"import_{name}", {})
-        read = m["rows_read"].value if "rows_read" in m else "not run"
-        print(f"  {name:<22} {source.entity:<10} {read!s:>8}")
+        m = {k: v.value for k, v in meta.get(f"import_{name}", {}).items()}
+        if "rows_read" not in m:
+            print(f"  {name:<22} {source.entity:<10} {'not run':>8}")
+            continue
+        readmitted = f"   (+{m['readmitted_records']:,} re-admitted)" if m.get("readmitted_records") else ""
+        print(f"  {name:<22} {source.entity:<10} {m['rows_read']:>8,} {m['records_kept']:>8,} "
+              f"{m['quarantined_rows']:>12,} {m.get('held_back_at_cap', 0):>10,}{readmitted}")
     store = Store.from_config(config)
     try:
         print("\nUnified records")

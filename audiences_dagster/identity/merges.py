@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig
+from audiences_dagster.identity.carry import move_events
 from audiences_dagster.identity.survivorship import apply_survivorship
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import Store, utcnow
@@ -55,6 +56,7 @@ def split_merge(store: Store, config: AudiencesConfig, merge_id: int, run_id: st
             keys.c.entity == entity, keys.c.record_id.in_(moved_ids), keys.c.blocked.is_(None), shared,
         ).values(blocked=f"split:{merge_id}")).rowcount
         moved = conn.execute(sa.update(src).where(src.c.id.in_(moved_ids)).values(unified_id=restored)).rowcount
+        _events_back(conn, store, entity, current, restored, moved_ids)
         dirty = dialect.create_temp_table(conn, f"dirty_split_{entity}", [sa.Column("uid", sa.BigInteger(), primary_key=True)])
         conn.execute(sa.insert(dirty), [{"uid": uid} for uid in {restored, *current}])
         apply_survivorship(conn, store, config, entity, dirty, run_id, now, created_event=RESTORED)
@@ -65,6 +67,19 @@ def split_merge(store: Store, config: AudiencesConfig, merge_id: int, run_id: st
         conn.execute(sa.update(log).where(log.c.id == merge_id).values(undone_at=now, undone_by=run_id))
     return SplitReport(merge_id=merge_id, entity=entity, survivor_id=current[0], restored_id=restored,
                        records_moved=moved, keys_blocked=blocked)
+
+
+def _events_back(conn: sa.Connection, store: Store, entity: str, current: list[int], restored: int,
+                 moved_ids: sa.Select) -> None:
+    """The survivor's events that came from the restored side go back with it: those of a change
+    whose value came from one of the source records split off, or, where the change names no
+    source record, that was recorded on the restored record or on one it had absorbed."""
+    events, history = store.tables.signal_events, store.tables.field_history
+    theirs = sa.or_(history.c.source_record_id.in_(moved_ids), sa.and_(
+        history.c.source_record_id.is_(None), history.c.unified_id.in_(absorbed_ids(store, entity, restored))))
+    move_events(conn, store, entity, sa.select(events.c.id, sa.literal(restored, sa.BigInteger))
+                .join(history, history.c.id == events.c.history_id)
+                .where(events.c.entity == entity, events.c.record_id.in_(current), theirs))
 
 
 def _wake_people_of(conn: sa.Connection, store: Store, company_ids: list[int]) -> None:

@@ -25,6 +25,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from audiences_dagster.config.models import ENTITY_KEYS, AudiencesConfig
+from audiences_dagster.identity.carry import move_events
 from audiences_dagster.identity.survivorship import apply_survivorship
 from audiences_dagster.sources.mapping import CONVERSION_KEY, MERGE_KEY, RECORD_LINK_KEYS
 from audiences_dagster.store import dialect
@@ -656,13 +657,18 @@ class _Resolver:
     def assign(self) -> None:
         """Point the records of every label that moved at its root and take the pending records
         off the queue; records that keep their id are not touched. Absorbed unified rows go away
-        (the merge log keeps them, and a split brings them back)."""
+        (the merge log keeps them, and a split brings them back); their signal events move to
+        the survivor."""
         src, labels = self.src, self.labels
         unified = self.store.tables.unified(self.entity)
         moved = labels.c.root != labels.c.label
         self.conn.execute(sa.update(src).where(src.c.unified_id == labels.c.label, moved).values(unified_id=labels.c.root))
-        if not self.apart:  # (there, none has a unified row)
+        if not self.apart:  # (there, none has a unified row, nor an event)
             self.conn.execute(sa.delete(unified).where(unified.c.id.in_(sa.select(labels.c.label).where(moved))))
+            events = self.store.tables.signal_events
+            move_events(self.conn, self.store, self.entity, sa.select(events.c.id, labels.c.root)
+                        .join(labels, labels.c.label == events.c.record_id)
+                        .where(events.c.entity == self.entity, moved))
         if self.entity == "companies":
             people = self.store.tables.unified("people")
             self.conn.execute(sa.update(people).where(people.c.company_id == labels.c.label, moved)

@@ -10,13 +10,15 @@ letters are allowed in emails and domains because the normalizer keeps IDNs in U
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from audiences_dagster.config.models import ENTITY_KEYS
+from audiences_dagster.config.models import ENTITY_KEYS, AudiencesConfig
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
@@ -51,12 +53,28 @@ class SuiteResult:
     summary_markdown: str
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """What a suite tolerates, from audiences.yaml's `checks:` (the defaults block nothing normal)."""
+
+    fill_rate: Mapping[str, float] = field(default_factory=dict)
+    key_coverage: float = 0.0  # minimum share of live records holding a cross-source key
+    max_invalid_share: float = 0.0  # share of held emails / domains / LinkedIn URLs not in canonical form
+
+    @classmethod
+    def of(cls, config: AudiencesConfig, entity: str) -> "Thresholds":
+        checks = config.checks
+        return cls(fill_rate=checks.fill_rate.get(entity, {}),
+                   key_coverage=checks.identity_key_coverage.get(entity, 0.0),
+                   max_invalid_share=checks.max_invalid_share)
+
+
 def validate_unified_table(
     store_url: str,
     table: str,
     entity: str,
     fields: dict[str, str],
-    fill_rate: dict[str, float],
+    thresholds: Thresholds = Thresholds(),
 ) -> SuiteResult:
     """Validate the non-archived rows of a unified table in place, so no data leaves the store."""
     from great_expectations.datasource.fluent.interfaces import TestConnectionError
@@ -67,11 +85,19 @@ def validate_unified_table(
     except TestConnectionError as exc:
         return _unreachable(table, exc)
     try:
-        return _run_suite(context, datasource, table, build_expectations(entity, fields, fill_rate))
-    except TestConnectionError as exc:
+        live = _live_rows(datasource, table) if thresholds.key_coverage > 0 else 0
+        return _run_suite(context, datasource, table, build_expectations(entity, fields, thresholds, live))
+    except (TestConnectionError, sa.exc.SQLAlchemyError) as exc:
         return _unreachable(table, exc)
     finally:
         _release(datasource)
+
+
+def _live_rows(datasource: SQLDatasource, table: str) -> int:
+    """The live (non-archived) records the key coverage is a share of."""
+    rows = sa.table(table, sa.column("archived", sa.Boolean))
+    with datasource.get_engine().connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(rows).where(rows.c.archived.is_(False))).scalar_one()
 
 
 def _run_suite(
@@ -89,7 +115,7 @@ def _run_suite(
 
 
 def build_expectations(
-    entity: str, fields: Mapping[str, str], fill_rate: Mapping[str, float]
+    entity: str, fields: Mapping[str, str], thresholds: Thresholds = Thresholds(), live_rows: int = 0
 ) -> list[Expectation]:
     """Fresh expectation objects for one suite (GX refuses to share them between suites)."""
     if entity not in ENTITY_KEYS:
@@ -97,9 +123,9 @@ def build_expectations(
     active = _active_rows()
     return [
         *_id_expectations(active),
-        *_format_expectations(entity, fields, active),
-        *_identity_expectations(entity, fields, active),
-        *_fill_rate_expectations(fill_rate, active),
+        *_format_expectations(entity, fields, active, 1.0 - thresholds.max_invalid_share),
+        *_identity_expectations(entity, fields, active, thresholds.key_coverage, live_rows),
+        *_fill_rate_expectations(thresholds.fill_rate, active),
     ]
 
 
@@ -121,8 +147,10 @@ def _id_expectations(active: Condition) -> list[Expectation]:
     ]
 
 
-def _format_expectations(entity: str, fields: Mapping[str, str], active: Condition) -> list[Expectation]:
-    """Normalized identity values must have their canonical shape, or matching silently degrades."""
+def _format_expectations(entity: str, fields: Mapping[str, str], active: Condition,
+                         mostly: float) -> list[Expectation]:
+    """Normalized identity values must have their canonical shape, or matching silently degrades
+    and a write-back would send them to the CRM."""
     from great_expectations import expectations as gxe
 
     patterns = {name: EMAIL_REGEX for name, kind in fields.items() if kind == "email"}
@@ -131,26 +159,30 @@ def _format_expectations(entity: str, fields: Mapping[str, str], active: Conditi
     if entity == "companies" and "domain" in fields:
         patterns["domain"] = DOMAIN_REGEX
     return [
-        gxe.ExpectColumnValuesToMatchRegex(column=column, regex=regex, mostly=1.0, row_condition=active)
+        gxe.ExpectColumnValuesToMatchRegex(column=column, regex=regex, mostly=mostly, row_condition=active)
         for column, regex in patterns.items()
     ]
 
 
 def _identity_expectations(
-    entity: str, fields: Mapping[str, str], active: Condition
+    entity: str, fields: Mapping[str, str], active: Condition, coverage: float, live_rows: int
 ) -> list[Expectation]:
-    """A record with no identity key can never be matched or deduplicated, so there must be none."""
+    """A record without a cross-source key is a record of its own (a CRM contact with a phone and
+    no email is real), but too many of them means a mapping or a source lost its keys: at most
+    the share of live records that `coverage` leaves may have none."""
     from great_expectations import expectations as gxe
     from great_expectations.expectations.row_conditions import Column
 
     keys = [key for key in ENTITY_KEYS[entity] if key in fields]
-    if not keys:
+    if not keys or coverage <= 0:
         return []
     keyless = active
     for key in keys:
         keyless = keyless & Column(key).is_null()
-    label = f"rows without {' / '.join(keys)}"
-    return [gxe.ExpectTableRowCountToEqual(value=0, row_condition=keyless, meta={_LABEL_KEY: label})]
+    allowed = math.floor(live_rows * (1 - coverage) + 1e-9)
+    label = f"records without {' / '.join(keys)} (key coverage at least {coverage:.0%} of {live_rows:,})"
+    return [gxe.ExpectTableRowCountToBeBetween(min_value=0, max_value=allowed, row_condition=keyless,
+                                                meta={_LABEL_KEY: label})]
 
 
 def _fill_rate_expectations(fill_rate: Mapping[str, float], active: Condition) -> list[Expectation]:
@@ -266,7 +298,10 @@ def _checked_count(outcome: Mapping[str, Any]) -> int:
 
 def _expected(result: ExpectationValidationResult) -> Any:
     """The expected value of a table-level expectation, for its failure line."""
-    return result.expectation_config.kwargs.get("value")
+    kwargs = result.expectation_config.kwargs
+    if "value" in kwargs:
+        return kwargs["value"]
+    return f"at most {kwargs.get('max_value')}"
 
 
 def _examples(values: Iterable[Any]) -> str:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.config.signals import SignalConfig
+from audiences_dagster.identity.carry import rewrite_summaries
 from audiences_dagster.segments.filters import ContainsAnyOf, window_start
 from audiences_dagster.store import dialect
 from audiences_dagster.store.api import LATE_COMMIT_MARGIN, Store, utcnow
@@ -138,27 +139,10 @@ def _number_change(signal: SignalConfig, old: sa.ColumnElement, new: sa.ColumnEl
 
 
 def _summarize(conn: sa.Connection, store: Store, signal: SignalConfig, run_id: str) -> int:
-    """Rewrite the summary of the records that fired in this run from their events: how often,
-    first and last time, and the last change."""
-    events, summary = store.tables.signal_events, store.tables.signal_summary
-    this = events.c.signal == signal.name
-    touched = sa.select(events.c.record_id).where(this, events.c.run_id == run_id).distinct()
-    conn.execute(sa.delete(summary).where(summary.c.signal == signal.name, summary.c.record_id.in_(touched)))
-    latest = sa.alias(events, "latest")
-    last_id = (sa.select(sa.func.max(latest.c.id)).where(latest.c.signal == signal.name,
-                                                         latest.c.record_id == events.c.record_id)
-               .scalar_subquery())
-    totals = (sa.select(events.c.record_id, sa.func.count().label("times"), sa.func.min(events.c.fired_at).label("first"),
-                        sa.func.max(events.c.fired_at).label("last"))
-              .where(this, events.c.record_id.in_(touched)).group_by(events.c.record_id).subquery())
-    last = sa.select(events.c.record_id, events.c.old_value, events.c.new_value).where(
-        this, events.c.id == last_id).subquery()
-    return conn.execute(sa.insert(summary).from_select(
-        ["signal", "entity", "record_id", "times_fired", "first_fired_at", "last_fired_at", "last_old_value",
-         "last_new_value"],
-        sa.select(sa.literal(signal.name), sa.literal(signal.entity), totals.c.record_id, totals.c.times,
-                  totals.c.first, totals.c.last, last.c.old_value, last.c.new_value)
-        .select_from(totals.join(last, last.c.record_id == totals.c.record_id)))).rowcount
+    """Rewrite the summary of the records that fired in this run from their events."""
+    events = store.tables.signal_events
+    touched = sa.select(events.c.record_id).where(events.c.signal == signal.name, events.c.run_id == run_id).distinct()
+    return rewrite_summaries(conn, store, signal.entity, touched, signal.name)
 
 
 def fired_since(conn: sa.Connection, store: Store, signal: str, moment: datetime) -> int:

@@ -6,6 +6,7 @@ resumes after the last one. Nothing is written before the source and the store h
 
 from __future__ import annotations
 
+import json
 import math
 import queue
 import threading
@@ -15,12 +16,15 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import pandas as pd
+import sqlalchemy as sa
+
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.sources.base import RawBatch, SourceError, SourceReader
 from audiences_dagster.sources.caps import PlanCapGuard
 from audiences_dagster.sources.csv_file import CsvSource
 from audiences_dagster.sources.hubspot import HubSpotSource
-from audiences_dagster.sources.mapping import MappedBatch, map_batch
+from audiences_dagster.sources.mapping import MappedBatch, map_batch, required_columns
 from audiences_dagster.sources.salesforce import SalesforceSource
 from audiences_dagster.sources.sql_warehouse import SqlSource
 from audiences_dagster.store import dialect
@@ -51,6 +55,25 @@ class ImportReport:
     plan_cap: dict = field(default_factory=dict)  # PlanCapGuard.as_metadata()
     cap_reason: str | None = None  # set when new records were held back at the plan's cap
     api_usage: str | None = None  # a CRM's daily API requests "used/limit" as it last reported them
+    readmitted: int = 0  # records taken in from rows an earlier version quarantined as keyless
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.quarantined_rows.values())
+
+    @property
+    def held_back(self) -> int:
+        return int(self.plan_cap.get("held_back_at_cap") or 0)
+
+    @property
+    def records_kept(self) -> int:
+        """Rows read that are in the store now: every row read is kept, quarantined as malformed,
+        or held back at the plan's cap."""
+        return self.counts.inserted + self.counts.updated + self.counts.unchanged
+
+    @property
+    def quarantined_share(self) -> float:
+        return self.quarantined / self.rows_read if self.rows_read else 0.0
 
     @property
     def api_calls(self) -> int:
@@ -61,7 +84,8 @@ class ImportReport:
         return {
             "plan": self.plan, "rows_read": self.rows_read, "inserted": self.counts.inserted,
             "updated": self.counts.updated, "unchanged": self.counts.unchanged,
-            "quarantined_rows": sum(self.quarantined_rows.values()),
+            "records_kept": self.records_kept, "quarantined_rows": self.quarantined,
+            "readmitted_records": self.readmitted,
             "deleted_in_source": self.deleted_in_source, "batches": self.batches,
             "api_calls_at_50k": self.api_calls, "resumed": self.resumed,
             "skipped": self.skipped or "", "seconds": round(self.seconds, 3),
@@ -97,10 +121,14 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     state = store.sync_state(name)
     plan, cursor = reader.plan(state["cursor"], full=full, pass_open=state["pass_open"])
     report = ImportReport(source=name, entity=source.entity, plan=plan.description, resumed=plan.resumed)
+
+    cap = PlanCapGuard.start(store, config, name)
+    report.readmitted = _readmit(store, config, name, run_id, cap)
     if plan.skip_reason:
         report.skipped = plan.skip_reason
         report.seconds = time.perf_counter() - started
         return report
+    store.begin_first_load(source.entity)
 
     pass_number = state["pass_number"]
     if plan.full_pass and not plan.resumed:
@@ -108,8 +136,6 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
         with store.engine.begin() as conn:
             store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
     seen_pass = pass_number if plan.full_pass else None
-    cap = PlanCapGuard.start(store, config, name)
-    store.begin_first_load(source.entity)
     direct = store.direct_load(name, source.entity, {"object": source.object, "tier": source.effective_tier.value,
                                                      "run_id": run_id, "seen_pass": seen_pass}
                                ) if state["cursor"] is None else None  # never imported
@@ -153,6 +179,45 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
         store.refresh_statistics(source.entity)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _readmit(store: Store, config: AudiencesConfig, name: str, run_id: str, cap: PlanCapGuard) -> int:
+    """Take in the rows an earlier version quarantined for having no cross-source key (kept in
+    `readmissions` by migration 0011), mapped with today's configuration, a batch per
+    transaction. Only each source id's newest such row is taken, and not when the source table
+    holds a version imported after it. Returns how many records it wrote."""
+    source = config.sources[name]
+    waiting, src = store.tables.readmissions, store.tables.source(source.entity)
+    newer = sa.alias(waiting, "newer")
+    superseded = sa.or_(
+        sa.exists().where(newer.c.source == waiting.c.source, newer.c.source_id == waiting.c.source_id,
+                          newer.c.id > waiting.c.id),
+        sa.exists().where(src.c.source == waiting.c.source, src.c.source_id == waiting.c.source_id,
+                          src.c.imported_at >= waiting.c.quarantined_at))
+    written = 0
+    while True:
+        with store.engine.begin() as conn:
+            dialect.rederivable(conn)
+            batch = conn.execute(
+                sa.select(waiting.c.id, waiting.c.row_number, waiting.c.raw, superseded.label("superseded"))
+                .where(waiting.c.source == name).order_by(waiting.c.id).limit(config.batch_size)).all()
+            if not batch:
+                return written
+            taken = [row for row in batch if not row.superseded]
+            if taken:
+                raw = pd.DataFrame.from_records([json.loads(row.raw) for row in taken])
+                raw = raw.reindex(columns=list(dict.fromkeys([*raw.columns, *required_columns(source)])))
+                mapped = map_batch(raw, pd.Series([row.row_number for row in taken]), name, config)
+                rows, keys = cap.admit(conn, mapped.rows, mapped.keys)
+                counts = store.write_batch(conn, source=name, entity=source.entity, object_name=source.object,
+                                           tier=source.effective_tier.value, rows=rows, keys=keys,
+                                           run_id=run_id, seen_pass=None)
+                cap.written(counts.inserted)
+                store.quarantine(conn, name, run_id, mapped.quarantine)
+                written += counts.inserted + counts.updated
+                if cap.reached:  # the rest wait for room under the cap
+                    return written
+            conn.execute(sa.delete(waiting).where(waiting.c.id.in_([row.id for row in batch])))
 
 
 def _mapped(reader: SourceReader, cursor: dict, name: str, config: AudiencesConfig, backend: str,

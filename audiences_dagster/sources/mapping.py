@@ -1,7 +1,8 @@
 """Turn one raw batch from any source into store rows, identity keys and quarantined input.
 
 Everything here is vectorized over the batch (at most `batch_size` rows), so memory stays bounded
-by a batch whatever the size of the source.
+by a batch whatever the size of the source. A well-formed row needs nothing but its unique id: one
+with no cross-source key is a record of its own, and only malformed rows are quarantined.
 """
 
 from __future__ import annotations
@@ -84,8 +85,6 @@ def map_batch(
             bucket = issues if reason in norm.ROW_PROBLEMS else value_issues
             bucket.append((mask, reason, mapping.column, raw[mapping.column]))
 
-    issues.append((_without_identity_key(out, raw, source), "no_identity_key", None, pd.Series(pd.NA, index=raw.index)))
-
     bad_row = pd.Series(False, index=raw.index)
     quarantine: list[dict] = []
     for mask, reason, column, values in issues:
@@ -105,20 +104,6 @@ def map_batch(
     out = _system_columns(out, raw[keep], source_name, source, config)
     keys = _keys(out, source_name, config, _merged_ids(raw[keep], source))
     return MappedBatch(rows=out.reset_index(drop=True), keys=keys, quarantine=quarantine)
-
-
-def _without_identity_key(out: pd.DataFrame, raw: pd.DataFrame, source: SourceConfig) -> pd.Series:
-    """Rows no key can ever match (no usable email/LinkedIn URL, or domain for companies)."""
-    has_key = pd.Series(False, index=out.index)
-    for field_name in source.key_fields().values():
-        has_key |= out[field_name].notna()
-    if source.lead_conversion:
-        converted = raw[source.lead_conversion.column].str.strip()
-        has_key |= converted.notna() & (converted != "")
-    merged = _merged_ids(raw, source)
-    if merged is not None:
-        has_key |= merged.notna() & (merged != "")
-    return ~has_key
 
 
 def _merged_ids(raw: pd.DataFrame, source: SourceConfig) -> pd.Series | None:
@@ -272,8 +257,6 @@ def _detail(reason: str, column: str | None, value) -> str:
         shown = shown[:77] + "..."
     if reason == "value_too_long":
         return f"column '{column}' holds {len(str(value))} characters"
-    if reason == "no_identity_key":
-        return "no usable identity key (after removing placeholders and invalid values)"
     if reason == "missing_unique_id":
         return f"unique id column '{column}' is empty"
     return f"column '{column}' value {shown!r}: {reason.replace('_', ' ')}"

@@ -191,6 +191,18 @@ def _system_tables(metadata: sa.MetaData) -> None:
         sa.Column("quarantined_at", sa.DateTime(), nullable=False),
         sa.Index(None, "source", "reason"),
     )
+    # Rows earlier versions quarantined for having no cross-source key (a well-formed row needs
+    # only its id now): each source's next import maps them again and takes them in (migration 0011).
+    sa.Table(
+        "readmissions", metadata,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("row_number", sa.BigInteger()),
+        sa.Column("source_id", sa.String(255)),
+        sa.Column("raw", sa.Text()),
+        sa.Column("quarantined_at", sa.DateTime(), nullable=False),
+        sa.Index(None, "source", "id"),
+    )
     sa.Table(
         "sync_state", metadata,
         sa.Column("source", sa.String(100), primary_key=True),
@@ -275,6 +287,7 @@ def _signal_tables(metadata: sa.MetaData) -> None:
         sa.UniqueConstraint("signal", "history_id"),
         sa.Index(None, "signal", "record_id", "fired_at"),
         sa.Index(None, "signal", "detected_at"),
+        sa.Index(None, "record_id", "entity"),  # a merge or split moves a record's events
     )
     sa.Table(
         "signal_summary", metadata,

@@ -67,3 +67,20 @@ def test_missing_config_file_says_how_to_name_one(tmp_path: Path) -> None:
 def test_unknown_csv_encoding_is_refused(tmp_path: Path) -> None:
     path, message = config_error(tmp_path, base(sources={"crm": crm_source(encoding="utf-9")}))
     assert f"{path}: sources.crm.encoding: 'utf-9' is not a known text encoding" in message
+
+
+def test_quarantine_limit_for_an_undeclared_source_is_refused(tmp_path: Path) -> None:
+    path, message = config_error(tmp_path, base(checks={"quarantine": {"by_source": {"events": 0.05}}}))
+    assert message == f"{path}: checks.quarantine.by_source.events: not a declared source"
+
+
+def test_a_share_above_one_names_its_path(tmp_path: Path) -> None:
+    path, message = config_error(tmp_path, base(checks={"identity_key_coverage": {"people": 1.5}}))
+    assert f"{path}: checks.identity_key_coverage.people: Input should be less than or equal to 1" in message
+
+
+def test_check_thresholds_default_to_what_normal_crm_data_passes(tmp_path: Path) -> None:
+    checks = load_config(write_config(tmp_path, base())).checks
+    assert checks.identity_key_coverage == {"people": 0.5, "companies": 0.5}
+    assert (checks.max_invalid_share, checks.quarantine.max_share) == (0.0, 0.01)
+    assert checks.quarantine.limit("crm") == 0.01

@@ -30,7 +30,7 @@ ACCOUNTS = [
 ]
 
 
-def configure_crm(ws: Workspace, contacts: list[dict] = CONTACTS) -> dg.Definitions:
+def configure_crm(ws: Workspace, contacts: list[dict] = CONTACTS, **settings) -> dg.Definitions:
     """A CRM contacts export and an accounts export, and the code location built from them."""
     ws.write_csv("contacts.csv", contacts, columns=["id", "email", "linkedin", "first_name"])
     ws.write_csv("accounts.csv", ACCOUNTS)
@@ -38,7 +38,7 @@ def configure_crm(ws: Workspace, contacts: list[dict] = CONTACTS) -> dg.Definiti
         "crm": people_source("contacts.csv"),
         "accounts": {"kind": "csv", "entity": "companies", "path": "accounts.csv", "unique_id": "id",
                      "fields": {"domain": {"column": "domain", "type": "url"}, "name": {"column": "name"}}},
-    })
+    }, **settings)
     return build_definitions(config, str(ws.config_path.resolve()))
 
 

@@ -46,7 +46,8 @@ def test_every_quality_check_passes_on_clean_sources(workspace: Workspace):
     }
 
 
-def test_malformed_rows_fail_the_quarantine_check_as_a_warning_without_failing_the_run(workspace: Workspace):
+def test_malformed_rows_above_the_limit_fail_the_quarantine_check_as_a_warning_without_failing_the_run(
+        workspace: Workspace):
     defs = configure_crm(workspace, [*CONTACTS, MALFORMED_CONTACT])
 
     result = materialize(defs, dg.DagsterInstance.ephemeral(), IMPORT_CRM, IMPORT_ACCOUNTS)
@@ -54,9 +55,34 @@ def test_malformed_rows_fail_the_quarantine_check_as_a_warning_without_failing_t
     assert result.success
     quarantine = check_evaluation(result, IMPORT_CRM, QUARANTINE_CHECK)
     assert (quarantine.passed, quarantine.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert quarantine.description == "1 malformed row(s) quarantined; see the quarantine table"
+    assert quarantine.description == ("1 of 4 rows (25.00%) quarantined as malformed, above the 1.0% limit; "
+                                      "see the quarantine table")
     assert quarantine.metadata["quarantined_rows"].value == 1
+    assert quarantine.metadata["by_reason"].value == {"missing_unique_id": 1}
     assert check_evaluation(result, IMPORT_ACCOUNTS, QUARANTINE_CHECK).passed
+
+
+def test_malformed_rows_within_the_limit_pass_the_quarantine_check_and_are_still_counted(workspace: Workspace):
+    defs = configure_crm(workspace, [*CONTACTS, MALFORMED_CONTACT],
+                         checks={"quarantine": {"max_share": 0.01, "by_source": {"crm": 0.25}}})
+
+    result = materialize(defs, dg.DagsterInstance.ephemeral(), IMPORT_CRM)
+
+    quarantine = check_evaluation(result, IMPORT_CRM, QUARANTINE_CHECK)
+    assert quarantine.passed
+    assert (quarantine.metadata["rows_read"].value, quarantine.metadata["quarantined_rows"].value) == (4, 1)
+    assert quarantine.metadata["by_reason"].value == {"missing_unique_id": 1}
+    assert quarantine.metadata["max_share"].value == 0.25
+
+
+def test_rows_read_add_up_to_records_kept_and_rows_quarantined(workspace: Workspace):
+    keyless = {"id": "c4", "email": "", "linkedin": "", "first_name": "Kay"}
+    defs = configure_crm(workspace, [*CONTACTS, MALFORMED_CONTACT, keyless])
+
+    result = materialize(defs, dg.DagsterInstance.ephemeral(), IMPORT_CRM)
+
+    crm = metadata_of(result, IMPORT_CRM)
+    assert (crm["rows_read"], crm["records_kept"], crm["quarantined_rows"], crm["held_back_at_cap"]) == (5, 4, 1, 0)
 
 
 def test_an_invalid_email_in_unified_people_fails_the_blocking_suite_and_the_run(workspace: Workspace):
@@ -75,18 +101,26 @@ def test_an_invalid_email_in_unified_people_fails_the_blocking_suite_and_the_run
     assert check_evaluation(result, UNIFIED_PEOPLE, RESOLVED_CHECK).passed
 
 
-def test_a_person_with_no_identity_key_fails_the_blocking_suite_and_the_run(workspace: Workspace):
-    defs = configure_crm(workspace)
-    instance = dg.DagsterInstance.ephemeral()
-    assert materialize(defs, instance).success
-    insert_unified(workspace, "people", first_name="Nobody")
+def test_keyless_people_within_the_key_coverage_pass_the_blocking_suite(workspace: Workspace):
+    keyless = {"id": "c4", "email": "", "linkedin": "", "first_name": "Kay"}
+    result = materialize(configure_crm(workspace, [*CONTACTS, keyless]), dg.DagsterInstance.ephemeral())
 
-    result = materialize(defs, instance, UNIFIED_PEOPLE)
+    assert result.success
+    assert check_evaluation(result, UNIFIED_PEOPLE, GX_CHECK).passed
+    assert "Kay" in metadata_of(result, UNIFIED_PEOPLE)["preview"]
+
+
+def test_key_coverage_below_its_threshold_fails_the_blocking_suite_and_the_run(workspace: Workspace):
+    keyless = [{"id": f"k{i}", "email": "", "linkedin": "", "first_name": f"Kay {i}"} for i in range(3)]
+    defs = configure_crm(workspace, [*CONTACTS, *keyless], checks={"identity_key_coverage": {"people": 0.5}})
+
+    result = materialize(defs, dg.DagsterInstance.ephemeral())
 
     assert not result.success
     suite = check_evaluation(result, UNIFIED_PEOPLE, GX_CHECK)
     assert (suite.passed, suite.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    assert "without linkedin_url / email" in suite.metadata["failures"].value
+    assert "records without linkedin_url / email (key coverage at least 50% of 5)" in suite.metadata["failures"].value
+    assert "observed 3, expected at most 2" in suite.description
 
 
 def test_a_failed_company_suite_stops_unified_people_in_the_same_run(workspace: Workspace):

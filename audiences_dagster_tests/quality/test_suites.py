@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from audiences_dagster.quality import SuiteResult, validate_unified_table
+from audiences_dagster.quality.suites import Thresholds
 
 PEOPLE_FIELDS = {"email": "email", "linkedin_url": "url", "full_name": "text", "title": "text"}
 COMPANY_FIELDS = {"domain": "text", "linkedin_url": "url", "name": "text"}
@@ -72,10 +73,12 @@ def validate_people(
     fields: dict[str, str] = PEOPLE_FIELDS,
     fill_rate: dict[str, float] | None = None,
     primary_key: bool = True,
+    **thresholds: float,
 ) -> SuiteResult:
     """Store people rows in a table with the default people fields, then validate it."""
     store(url, unified_table("unified_people", PEOPLE_FIELDS, primary_key=primary_key), rows)
-    return validate_unified_table(url, "unified_people", "people", fields, fill_rate or {})
+    return validate_unified_table(url, "unified_people", "people", fields,
+                                  Thresholds(fill_rate=fill_rate or {}, **thresholds))
 
 
 def failures_about(result: SuiteResult, needle: str) -> list[str]:
@@ -101,7 +104,7 @@ def test_clean_company_table_passes(store_url: str) -> None:
     store(store_url, unified_table("unified_companies", COMPANY_FIELDS), rows)
 
     result = validate_unified_table(
-        store_url, "unified_companies", "companies", COMPANY_FIELDS, {"name": 1.0}
+        store_url, "unified_companies", "companies", COMPANY_FIELDS, Thresholds(fill_rate={"name": 1.0})
     )
 
     assert result.passed, result.failures + result.errors
@@ -148,26 +151,70 @@ def test_company_domain_with_scheme_path_or_www_fails(store_url: str) -> None:
     rows = [company(1)] + [company(i, domain=domain) for i, domain in enumerate(bad, start=2)]
     store(store_url, unified_table("unified_companies", COMPANY_FIELDS), rows)
 
-    result = validate_unified_table(store_url, "unified_companies", "companies", COMPANY_FIELDS, {})
+    result = validate_unified_table(store_url, "unified_companies", "companies", COMPANY_FIELDS)
 
     assert not result.passed
     (line,) = failures_about(result, "expect_column_values_to_match_regex(domain)")
     assert f"{len(bad)} unexpected of {len(rows)} non-null" in line
 
 
-def test_record_without_any_identity_key_fails(store_url: str) -> None:
-    rows = [
-        person(1),
-        person(2, email=None),
-        person(3, linkedin_url=None),
-        person(4, email=None, linkedin_url=None),
-    ]
+def _keyless_people(keyed: int, keyless: int) -> list[dict[str, Any]]:
+    rows = [person(i) for i in range(1, keyed + 1)]
+    rows += [person(i, email=None, linkedin_url=None) for i in range(keyed + 1, keyed + keyless + 1)]
+    rows += [person(1000, email=None), person(1001, linkedin_url=None)]  # one key is enough
+    return rows
 
-    result = validate_people(store_url, rows)
+
+def test_keyless_records_within_the_key_coverage_pass(store_url: str) -> None:
+    result = validate_people(store_url, _keyless_people(keyed=6, keyless=2), key_coverage=0.8)
+
+    assert result.passed, result.failures + result.errors
+
+
+def test_key_coverage_below_its_threshold_fails_with_the_count(store_url: str) -> None:
+    result = validate_people(store_url, _keyless_people(keyed=6, keyless=3), key_coverage=0.8)
 
     assert not result.passed
     (line,) = result.failures
-    assert "rows without linkedin_url / email" in line and "observed 1" in line
+    assert "records without linkedin_url / email (key coverage at least 80% of 11)" in line
+    assert "observed 3, expected at most 2" in line
+
+
+def test_key_coverage_exactly_at_its_threshold_passes(store_url: str) -> None:
+    result = validate_people(store_url, _keyless_people(keyed=8, keyless=2), key_coverage=5 / 6)
+
+    assert result.passed, result.failures + result.errors
+
+
+def test_archived_keyless_records_do_not_count_against_the_key_coverage(store_url: str) -> None:
+    rows = _keyless_people(keyed=4, keyless=0)
+    rows += [person(i, email=None, linkedin_url=None, archived=True) for i in range(10, 20)]
+
+    result = validate_people(store_url, rows, key_coverage=1.0)
+
+    assert result.passed, result.failures + result.errors
+
+
+def test_without_a_key_coverage_keyless_records_are_not_checked(store_url: str) -> None:
+    result = validate_people(store_url, _keyless_people(keyed=0, keyless=5))
+
+    assert result.passed, result.failures + result.errors
+    assert "records without" not in result.summary_markdown
+
+
+def test_malformed_emails_within_the_allowed_share_pass_and_above_it_fail(store_url: str) -> None:
+    rows = [person(i) for i in range(1, 10)] + [person(10, email="jane.doe@")]
+
+    assert validate_people(store_url, rows, max_invalid_share=0.1).passed
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE unified_people"))
+    engine.dispose()
+    result = validate_people(store_url, rows, max_invalid_share=0.05)
+
+    assert not result.passed
+    (line,) = failures_about(result, "expect_column_values_to_match_regex(email)")
+    assert "1 unexpected of 10 non-null" in line
 
 
 def test_duplicate_id_fails(store_url: str) -> None:
@@ -218,7 +265,7 @@ def test_broken_expectation_is_reported_as_error_not_failure(store_url: str) -> 
 
 
 def test_missing_table_is_reported_as_error(store_url: str) -> None:
-    result = validate_unified_table(store_url, "unified_people", "people", PEOPLE_FIELDS, {})
+    result = validate_unified_table(store_url, "unified_people", "people", PEOPLE_FIELDS)
 
     assert not result.passed
     assert result.evaluated == 0
