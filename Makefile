@@ -7,7 +7,7 @@ HOME_DIR := $(CURDIR)/.audiences_home
 # Test processes: each test makes its own store and database, so they run side by side.
 TEST_WORKERS ?= 2
 
-.PHONY: install demo ui sandbox test bench clean
+.PHONY: install demo ui sandbox test bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,14 @@ sandbox: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
+# Mutation testing of one module or folder against the tests that reach it (its mirror folder, or T=...):
+#   make mutate M=audiences_dagster/identity/normalize.py [T="audiences_dagster_tests/identity ..."]
+mutate: $(STAMP)
+	@test -n "$(M)" || (echo "usage: make mutate M=audiences_dagster/<module>.py [T=<test paths>]" && exit 2)
+	$(BIN)/python -m audiences_dagster_tests.mutation $(M) $(T)
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/identity_bench.py
 
 clean:
-	rm -rf $(HOME_DIR) benchmarks/.data
+	rm -rf $(HOME_DIR) benchmarks/.data .mutants

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from audiences_dagster.sandbox import Sandbox
 from audiences_dagster_tests.sources.hubspot_world import configure as configure_hubspot, crm
+from audiences_dagster_tests.sources.salesforce_org import configure as configure_salesforce, contacts, org
 from audiences_dagster_tests.support import Workspace, people_source
 
-__all__ = ["crm"]
+__all__ = ["crm", "org"]
 
 CONTACT_COLUMNS = ["Id", "email", "linkedin", "first_name"]
 LEAD_COLUMNS = [*CONTACT_COLUMNS, "ConvertedContactId"]
@@ -112,3 +113,19 @@ def test_a_keyless_hubspot_contact_merged_in_hubspot_merges(workspace: Workspace
     after = {workspace.unified_id_of("hubspot_contacts", i) for i in (str(first), str(second), merged)}
     assert after == {min(before)}
     assert {r["reason"] for r in workspace.rows("merge_log")} == {"crm_merge"}
+
+
+def test_a_keyless_salesforce_contact_merged_in_salesforce_merges(workspace: Workspace, org: Sandbox) -> None:
+    configure_salesforce(workspace, {"sf_contacts": contacts()})
+    master = org.salesforce.create("Contact", {"FirstName": "Kenji", "LastName": "Ito", "Title": "CFO"})
+    duplicate = org.salesforce.create("Contact", {"FirstName": "K.", "LastName": "Ito"})
+    workspace.run()
+    before = {workspace.unified_id_of("sf_contacts", i) for i in (master, duplicate)}
+    assert len(before) == 2 and None not in before
+    org.advance_clock(timedelta(minutes=1))
+    org.salesforce.merge("Contact", master, [duplicate])
+
+    result = workspace.run()
+
+    assert workspace.unified_id_of("sf_contacts", master) == workspace.unified_id_of("sf_contacts", duplicate)
+    assert result["people"].merges["crm_merge"] == 1

@@ -280,3 +280,12 @@ def test_summary_shows_each_expectation_with_unexpected_share(store_url: str) ->
     assert lines[0] == "| expectation | column | success | unexpected |"
     assert len(lines) == 2 + result.evaluated
     assert "| expect_column_values_to_match_regex | email | no | 1 / 50.00% |" in lines
+
+
+def test_an_unknown_entity_is_refused_with_the_known_ones() -> None:
+    import pytest
+
+    from audiences_dagster.quality.suites import build_expectations
+
+    with pytest.raises(ValueError, match=r"unknown entity 'accounts'; expected one of \['companies', 'people'\]"):
+        build_expectations("accounts", PEOPLE_FIELDS)
