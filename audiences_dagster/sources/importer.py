@@ -62,10 +62,6 @@ class ImportReport:
         return sum(self.quarantined_rows.values())
 
     @property
-    def held_back(self) -> int:
-        return int(self.plan_cap.get("held_back_at_cap") or 0)
-
-    @property
     def records_kept(self) -> int:
         """Rows read that are in the store now: every row read is kept, quarantined as malformed,
         or held back at the plan's cap."""
@@ -121,14 +117,11 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     state = store.sync_state(name)
     plan, cursor = reader.plan(state["cursor"], full=full, pass_open=state["pass_open"])
     report = ImportReport(source=name, entity=source.entity, plan=plan.description, resumed=plan.resumed)
-
-    cap = PlanCapGuard.start(store, config, name)
-    report.readmitted = _readmit(store, config, name, run_id, cap)
+    report.readmitted = _readmit(store, config, name, run_id)
     if plan.skip_reason:
         report.skipped = plan.skip_reason
         report.seconds = time.perf_counter() - started
         return report
-    store.begin_first_load(source.entity)
 
     pass_number = state["pass_number"]
     if plan.full_pass and not plan.resumed:
@@ -136,6 +129,8 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
         with store.engine.begin() as conn:
             store.save_sync_state(conn, name, cursor, pass_number=pass_number, pass_open=True)
     seen_pass = pass_number if plan.full_pass else None
+    cap = PlanCapGuard.start(store, config, name)  # (after any re-admitted records: they count)
+    store.begin_first_load(source.entity)
     direct = store.direct_load(name, source.entity, {"object": source.object, "tier": source.effective_tier.value,
                                                      "run_id": run_id, "seen_pass": seen_pass}
                                ) if state["cursor"] is None else None  # never imported
@@ -181,7 +176,7 @@ def _import(store: Store, config: AudiencesConfig, name: str, reader: SourceRead
     return report
 
 
-def _readmit(store: Store, config: AudiencesConfig, name: str, run_id: str, cap: PlanCapGuard) -> int:
+def _readmit(store: Store, config: AudiencesConfig, name: str, run_id: str) -> int:
     """Take in the rows an earlier version quarantined for having no cross-source key (kept in
     `readmissions` by migration 0011), mapped with today's configuration, a batch per
     transaction. Only each source id's newest such row is taken, and not when the source table
@@ -194,7 +189,9 @@ def _readmit(store: Store, config: AudiencesConfig, name: str, run_id: str, cap:
                           newer.c.id > waiting.c.id),
         sa.exists().where(src.c.source == waiting.c.source, src.c.source_id == waiting.c.source_id,
                           src.c.imported_at >= waiting.c.quarantined_at))
-    written = 0
+    if not store.count(waiting, waiting.c.source == name):  # (an empty table, once taken in)
+        return 0
+    cap, written = PlanCapGuard.start(store, config, name), 0
     while True:
         with store.engine.begin() as conn:
             dialect.rederivable(conn)
