@@ -90,3 +90,27 @@ def test_the_survivors_own_events_stay_with_it_through_a_split(workspace: Worksp
 
     assert _events(workspace) == [(attendee, "Analyst", "Manager"), (ann, "VP Sales", "CRO")]
     assert _summaries(workspace) == sorted([(ann, 1, "CRO"), (attendee, 1, "Manager")])
+
+
+def test_the_survivors_summary_counts_every_moved_event_with_its_first_and_last_change(workspace: Workspace) -> None:
+    _write(workspace, [{"id": "p1", "email": "ann@acme.com", "title": "VP Sales"}],
+           [{"id": "e1", "email": "", "title": "Analyst"}])
+    workspace.configure(SOURCES, signals=[TITLE_CHANGED])
+    workspace.run()
+    for title in ("Manager", "Director"):
+        _write(workspace, [{"id": "p1", "email": "ann@acme.com", "title": "VP Sales"}],
+               [{"id": "e1", "email": "", "title": title}])
+        workspace.run()
+        detect(workspace)
+    _write(workspace, [{"id": "p1", "email": "ann@acme.com", "title": "VP Sales"}],
+           [{"id": "e1", "email": "ann@acme.com", "title": "Director"}])
+
+    workspace.run()
+
+    ann = workspace.unified_id_of("crm", "p1")
+    events = workspace.rows("signal_events")
+    [summary] = workspace.rows("signal_summary", order_by="record_id")
+    assert (summary["record_id"], summary["times_fired"]) == (ann, 2)
+    assert (summary["last_old_value"], summary["last_new_value"]) == ("Manager", "Director")
+    assert summary["first_fired_at"] == min(e["fired_at"] for e in events)
+    assert summary["last_fired_at"] == max(e["fired_at"] for e in events)
