@@ -33,11 +33,12 @@ sandbox: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
-# Mutation testing of one module or folder against the tests that reach it (its mirror folder, or T=...):
-#   make mutate M=audiences_dagster/identity/normalize.py [T="audiences_dagster_tests/identity ..."]
+# Mutation testing of one module or folder against the tests that reach it (its mirror folder, or T=...);
+# K= narrows the tests like pytest -k (K="not postgresql": SQLite only), JOBS= caps the parallel mutants:
+#   make mutate M=audiences_dagster/identity/normalize.py [T="audiences_dagster_tests/identity ..."] [K=...] [JOBS=1]
 mutate: $(STAMP)
-	@test -n "$(M)" || (echo "usage: make mutate M=audiences_dagster/<module>.py [T=<test paths>]" && exit 2)
-	$(BIN)/python -m audiences_dagster_tests.mutation $(M) $(T)
+	@test -n "$(M)" || (echo "usage: make mutate M=audiences_dagster/<module>.py [T=<test paths>] [K=<pytest -k>] [JOBS=<n>]" && exit 2)
+	MUTATE_K="$(K)" MUTATE_JOBS="$(JOBS)" $(BIN)/python -m audiences_dagster_tests.mutation $(M) $(T)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/identity_bench.py

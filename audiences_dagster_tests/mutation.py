@@ -8,10 +8,14 @@ the tests and pyproject.toml, with `only_mutate` set to the module and the tests
 by outcome, and the surviving mutants by name (`mutmut show <name>` there shows one).
 
     python -m audiences_dagster_tests.mutation audiences_dagster/quality/suites.py [tests ...]
+
+MUTATE_K narrows the tests like `pytest -k` (MUTATE_K="not postgresql" runs the SQLite half);
+MUTATE_JOBS caps how many mutants run at once (mutmut's --max-children).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -84,9 +88,11 @@ def main(argv: list[str]) -> int:
         print(f"mutate: {module} is not a module or folder of {PACKAGE}/")
         return 2
     tests = argv[1:] or tests_reaching(module)
-    folder = prepare(module, tests)
-    print(f"mutating {module} against {' '.join(tests)} in {folder.relative_to(ROOT)}")
-    run = subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=folder)
+    narrowed = ["-k", os.environ["MUTATE_K"]] if os.environ.get("MUTATE_K") else []
+    folder = prepare(module, tests + narrowed)
+    print(f"mutating {module} against {' '.join(tests + narrowed)} in {folder.relative_to(ROOT)}")
+    jobs = ["--max-children", os.environ["MUTATE_JOBS"]] if os.environ.get("MUTATE_JOBS") else []
+    run = subprocess.run([sys.executable, "-m", "mutmut", "run", *jobs], cwd=folder)
     if run.returncode != 0:
         print(f"mutate: mutmut run ended with exit code {run.returncode}")
         return run.returncode

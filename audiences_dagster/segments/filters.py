@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 
@@ -215,19 +216,8 @@ def window_start(now: datetime, amount: int, unit: str | None) -> datetime:
     if unit == "weeks":
         return now - timedelta(weeks=amount)
     if unit == "months":
-        return _months_before(now, amount)
+        return now - relativedelta(months=amount)  # clamps to the month's last day (31 March -> 28/29 February)
     return now - timedelta(days=amount)
-
-
-def _months_before(moment: datetime, months: int) -> datetime:
-    month_index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(month_index, 12)
-    last_day = [31, 29 if _leap(year) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month]
-    return moment.replace(year=year, month=month + 1, day=min(moment.day, last_day))
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def window_boundaries(segment: SegmentConfig, ctx: FilterContext, before: datetime) -> list[sa.ColumnElement[bool]]:

@@ -122,3 +122,91 @@ def test_role_mailbox_is_linkable_when_not_configured_as_junk() -> None:
 def test_email_domain_names_the_employer_but_never_a_free_mail_provider() -> None:
     emails = pd.Series(["jane@eu.acme.com", "bob@gmail.com", "eve@acme.co.uk"], dtype="string")
     assert _values(norm.Cleaned(norm.email_domains(emails), emails)) == ["acme.com", None, "acme.co.uk"]
+
+
+def test_local_part_equal_to_the_domain_name_is_a_placeholder_email() -> None:
+    cleaned = norm.clean_email(pd.Series(["globex@globex.io", "jane@globex.io", "globex@globex.co.uk"]))
+    assert _values(cleaned) == [None, "jane@globex.io", None]
+    assert _problems(cleaned) == ["placeholder_email", None, "placeholder_email"]
+
+
+def test_a_junk_local_part_alone_makes_a_placeholder_email() -> None:
+    cleaned = norm.clean_email(pd.Series(["donotreply@globex.io", "asdf@globex.io"]))
+    assert _values(cleaned) == [None, None]
+    assert _problems(cleaned) == ["placeholder_email", "placeholder_email"]
+
+
+def test_valid_email_outside_the_fast_pattern_is_checked_and_kept_normalized() -> None:
+    cleaned = norm.clean_email(pd.Series(["Jane@Bücher.de", "jane..doe@acme.com"]))
+    assert _values(cleaned) == ["jane@bücher.de", None]
+    assert _problems(cleaned) == [None, "invalid_email"]
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("true", True), ("T", True), ("yes", True), ("Y", True), ("1", True), ("1.0", True),
+    ("false", False), ("f", False), ("No", False), ("n", False), ("0", False), ("0.0", False),
+])
+def test_boolean_spellings_parse_the_way_people_write_them(text: str, parsed: bool) -> None:
+    cleaned = norm.parse_boolean(pd.Series([text]))
+    assert _values(cleaned) == [parsed]
+    assert _problems(cleaned) == [None]
+
+
+def test_boolean_placeholder_is_missing_and_other_words_are_unparsable() -> None:
+    cleaned = norm.parse_boolean(pd.Series(["n/a", " ", "maybe", "unknown", "TBD"], dtype="object"))
+    assert _values(cleaned) == [None, None, None, None, None]
+    assert _problems(cleaned) == [None, None, "unparsable_boolean", None, None]
+
+
+def test_configured_extra_placeholder_gives_no_boolean() -> None:
+    cleaned = norm.parse_boolean(pd.Series(["redacted", "yes"]), extra=frozenset({"redacted"}))
+    assert _values(cleaned) == [None, True]
+    assert _problems(cleaned) == [None, None]
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("1,200", 1200.0), ("$5", 5.0), ("€3", 3.0), ("£1,000.50", 1000.5), ("12 000", 12000.0),
+    ("\u00a01\u00a0500", 1500.0), ("-7.25", -7.25), ("42", 42.0),
+])
+def test_numbers_keep_their_value_through_separators_and_currency_signs(text: str, parsed: float) -> None:
+    cleaned = norm.parse_number(pd.Series([text]))
+    assert _values(cleaned) == [parsed]
+    assert _problems(cleaned) == [None]
+
+
+def test_text_that_is_no_number_is_unparsable_and_a_placeholder_is_missing() -> None:
+    cleaned = norm.parse_number(pd.Series(["about ten", "n/a", "12 apples"]))
+    assert _values(cleaned) == [None, None, None]
+    assert _problems(cleaned) == ["unparsable_number", None, "unparsable_number"]
+
+
+@pytest.mark.parametrize(("text", "cleaned_url"), [
+    ("acme.com/pricing", "https://acme.com/pricing"),
+    ("HTTP://Shop.ACME.com/Cart/", "http://shop.acme.com/Cart"),
+    ("https://acme.com/", "https://acme.com"),
+    ("https://acme.com:8443/a?b=1#c", "https://acme.com:8443/a?b=1#c"),
+    ("ftp://files.acme.io/x", "ftp://files.acme.io/x"),
+    ("  https://acme.com/docs//  ", "https://acme.com/docs"),
+])
+def test_url_gets_a_scheme_a_lowercase_host_and_no_trailing_slash(text: str, cleaned_url: str) -> None:
+    cleaned = norm.clean_url(pd.Series([text]))
+    assert _values(cleaned) == [cleaned_url]
+    assert _problems(cleaned) == [None]
+
+
+@pytest.mark.parametrize("text", ["not a url", "https://localhost/x", "https://acme/x", "https://acme.c", "https:///path"])
+def test_url_without_a_real_host_is_a_problem(text: str) -> None:
+    cleaned = norm.clean_url(pd.Series([text]))
+    assert _values(cleaned) == [None]
+    assert _problems(cleaned) == ["invalid_url"]
+
+
+def test_linkedin_url_in_a_url_field_gets_its_canonical_form() -> None:
+    cleaned = norm.clean_url(pd.Series(["uk.linkedin.com/in/Jane-Doe/?trk=x", "https://acme.com/team/", "n/a"]))
+    assert _values(cleaned) == ["https://www.linkedin.com/in/jane-doe", "https://acme.com/team", None]
+    assert _problems(cleaned) == [None, None, None]
+
+
+def test_configured_extra_placeholder_gives_no_url() -> None:
+    cleaned = norm.clean_url(pd.Series(["redacted", "acme.com"]), extra=frozenset({"redacted"}))
+    assert _values(cleaned) == [None, "https://acme.com"]

@@ -76,3 +76,37 @@ def test_explain_command_with_an_unknown_segment_lists_the_declared_ones(
     assert code == 2
     assert capsys.readouterr().err.strip() == \
         "SegmentError: segment 'buyers' is not declared in audiences.yaml (declared: sellers)"
+
+
+EVERY_KIND = {"all": [
+    {"member_of": "payers", "op": "is_not"}, {"member_of": "payers"},
+    {"source": "crm", "op": "is_not"}, {"source": "crm"},
+    {"deleted_in_source": False}, {"deleted_in_source": True},
+    {"converted_lead": True}, {"converted_lead": False},
+    {"any": [{"field": "title", "op": "contains_any_of", "value": ["VP", "Head"]},
+             {"field": "score", "op": "between", "value": [40, 75]},
+             {"field": "score", "op": "not_equals", "value": 90},
+             {"field": "score", "op": "gte", "value": 75},
+             {"field": "title", "op": "equals", "value": "VP Sales"},
+             {"field": "title", "op": "is_not_empty"},
+             {"field": "signed_up", "op": "not_within_last", "value": 3, "unit": "months"},
+             {"field": "signed_up", "op": "before", "value": "2020-01-31"}]},
+]}
+
+
+def test_explain_words_every_kind_of_condition_and_its_negation(workspace: Workspace):
+    config = setup(workspace, [segment("payers", {"field": "paying", "op": "is_true"}), segment("every", EVERY_KIND)])
+    refresh(workspace)
+
+    tree = explain(workspace.store, config, "every", record_id("p1"), now=NOW).tree  # Ann: a payer, from crm
+
+    assert [(c.text, c.met) for c in tree.children[:8]] == [
+        ("not member of segment 'payers'", False), ("member of segment 'payers'", True),
+        ("not from source 'crm'", False), ("from source 'crm'", True),
+        ("not deleted in source", True), ("deleted in source", False),
+        ("converted lead", False), ("not converted lead", True)]
+    assert [c.text for c in tree.children[8].children] == [
+        "title contains any of 'VP', 'Head'", "score between 40 and 75", "score ≠ 90", "score ≥ 75",
+        "title = 'VP Sales'", "title is not empty", "signed_up not within last 3 months",
+        "signed_up before '2020-01-31'"]
+    assert tree.children[2].shown_value == "sources = crm"
