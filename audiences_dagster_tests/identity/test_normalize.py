@@ -210,3 +210,68 @@ def test_linkedin_url_in_a_url_field_gets_its_canonical_form() -> None:
 def test_configured_extra_placeholder_gives_no_url() -> None:
     cleaned = norm.clean_url(pd.Series(["redacted", "acme.com"]), extra=frozenset({"redacted"}))
     assert _values(cleaned) == [None, "https://acme.com"]
+
+
+@pytest.mark.parametrize("clean", [norm.clean_text, norm.clean_email, norm.clean_linkedin, norm.clean_domain,
+                                   norm.clean_url, norm.parse_number, norm.parse_date,
+                                   lambda series, extra: norm.clean_phone(series, "US", extra)])
+def test_a_configured_extra_placeholder_is_missing_in_every_field_type(clean) -> None:
+    cleaned = clean(pd.Series(["REDACTED", " redacted "]), extra=frozenset({"redacted"}))
+    assert _values(cleaned) == [None, None]
+    assert _problems(cleaned) == [None, None]
+
+
+def test_text_is_stripped_and_placeholders_are_missing() -> None:
+    cleaned = norm.clean_text(pd.Series(["  VP Sales ", "N/A", "--", None]))
+    assert _values(cleaned) == ["VP Sales", None, None, None]
+
+
+def test_a_value_with_no_registrable_domain_is_an_invalid_domain() -> None:
+    cleaned = norm.clean_domain(pd.Series(["not a domain", "co.uk", "n/a", "acme.com"]))
+    assert _values(cleaned) == [None, None, None, "acme.com"]
+    assert _problems(cleaned) == ["invalid_domain", "invalid_domain", None, None]
+
+
+def test_an_upper_case_linkedin_url_in_a_url_field_gets_its_canonical_form() -> None:
+    cleaned = norm.clean_url(pd.Series(["HTTPS://WWW.LINKEDIN.COM/IN/JANE-DOE/"]))
+    assert _values(cleaned) == ["https://www.linkedin.com/in/jane-doe"]
+
+
+def test_a_url_path_keeps_its_case_and_loses_only_trailing_slashes() -> None:
+    cleaned = norm.clean_url(pd.Series(["https://acme.com/FAQ/INDEX/", "https://acme.com/a/X"]))
+    assert _values(cleaned) == ["https://acme.com/FAQ/INDEX", "https://acme.com/a/X"]
+
+
+@pytest.mark.parametrize(("text", "region", "e164"), [
+    ("+1 (415) 555-2671", "US", "+14155552671"),
+    ("415.555.2671", "US", "+14155552671"),
+    ("020 7946 0958", "GB", "+442079460958"),
+    ("+44 20 7946 0958", "US", "+442079460958"),
+    ("0049 30 901820", "DE", "+4930901820"),
+])
+def test_phone_numbers_become_e164_in_the_configured_region(text: str, region: str, e164: str) -> None:
+    cleaned = norm.clean_phone(pd.Series([text]), region)
+    assert _values(cleaned) == [e164]
+    assert _problems(cleaned) == [None]
+
+
+@pytest.mark.parametrize("text", ["12", "call me", "+1 555"])
+def test_a_phone_that_is_no_possible_number_is_invalid(text: str) -> None:
+    cleaned = norm.clean_phone(pd.Series([text, "n/a"]), "US")
+    assert _values(cleaned) == [None, None]
+    assert _problems(cleaned) == ["invalid_phone", None]
+
+
+def test_dates_in_iso_and_other_spellings_parse_to_naive_utc() -> None:
+    cleaned = norm.parse_date(pd.Series(["2024-03-05T10:00:00+02:00", "March 5, 2024", "05/03/2024 10:00",
+                                         "5 Mar 2024", "n/a"]))
+    assert _values(cleaned) == [pd.Timestamp("2024-03-05 08:00"), pd.Timestamp("2024-03-05"),
+                                pd.Timestamp("2024-05-03 10:00"), pd.Timestamp("2024-03-05"), None]
+    assert _problems(cleaned) == [None, None, None, None, None]
+
+
+def test_a_date_nobody_can_read_is_unparsable() -> None:
+    cleaned = norm.parse_date(pd.Series(["sometime soon", "2024-02-30", "2024-03-05"]))
+    assert _values(cleaned) == [None, None, pd.Timestamp("2024-03-05")]
+    assert _problems(cleaned) == ["unparsable_date", "unparsable_date", None]
+

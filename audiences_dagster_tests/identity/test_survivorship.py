@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from audiences_dagster.identity import survivorship
 from audiences_dagster_tests.identity.records import source_record_id, unified_record
 from audiences_dagster_tests.support import Workspace
@@ -110,3 +112,103 @@ def test_a_first_loads_lone_records_take_their_own_values_without_ranking(worksp
 
     assert read_alone == [True]
     assert unified_record(workspace, "crm", "2")["title"] == "CTO"
+
+
+JANE = {"id": "1", "email": "jane@acme.com", "first_name": "Jane", "title": "VP Sales", "updated": "2024-01-01"}
+BO = {"id": "2", "email": "bo@acme.com", "first_name": "Bo", "title": "CTO", "updated": "2024-01-01"}
+
+
+def _crm_holds(ws: Workspace, *rows: dict) -> None:
+    ws.write_csv("crm.csv", list(rows), COLUMNS)
+
+
+def _crm_only(ws: Workspace, *rows: dict) -> dict:
+    """One CRM source holding `rows`, imported and unified once; returns the run's report."""
+    _crm_holds(ws, *rows)
+    ws.configure({"crm": _source("crm.csv", "salesforce")})
+    return ws.run()
+
+
+def _created_events(ws: Workspace) -> list[tuple[int, str]]:
+    return sorted((h["unified_id"], h["new_value"]) for h in ws.rows("field_history") if h["field"] == "__created__")
+
+
+def test_a_first_load_reports_every_record_created_and_none_updated(workspace: Workspace) -> None:
+    report = _crm_only(workspace, JANE, BO)["people"]
+    assert (report.created, report.updated, report.field_changes) == (2, 0, 0)
+
+
+def test_a_run_reports_the_records_it_updated_beside_those_it_created(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet"}, BO)
+    report = workspace.run()["people"]
+    assert (report.created, report.updated) == (1, 1)
+
+
+def test_a_run_reports_one_field_change_per_changed_field(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE, BO)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet", "title": "CRO"}, BO)
+    assert workspace.run()["people"].field_changes == 2
+
+
+def test_a_run_that_only_adds_people_records_the_creation_of_those_alone(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE)
+    _crm_holds(workspace, JANE, BO)
+    report = workspace.run()["people"]
+    assert (report.created, report.updated) == (1, 0)
+    assert _created_events(workspace) == sorted(
+        [(workspace.unified_id_of("crm", "1"), "crm"), (workspace.unified_id_of("crm", "2"), "crm")])
+
+
+def test_a_person_added_beside_a_changed_one_gets_one_creation_in_history(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet"}, BO)
+    workspace.run()
+    assert _created_events(workspace) == sorted(
+        [(workspace.unified_id_of("crm", "1"), "crm"), (workspace.unified_id_of("crm", "2"), "crm")])
+
+
+def test_people_on_their_own_take_their_new_values_when_every_record_changes(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE, BO)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet"}, {**BO, "title": "CEO"})
+    workspace.run()
+    jane, bo = unified_record(workspace, "crm", "1"), unified_record(workspace, "crm", "2")
+    assert (jane["first_name"], jane["title"], bo["first_name"], bo["title"]) == ("Janet", "VP Sales", "Bo", "CEO")
+    assert (jane["sources"], bo["deleted_in_source"]) == ("crm", False)
+
+
+def test_a_field_emptied_on_a_person_on_their_own_has_no_source_record(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE, BO)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet"}, {**BO, "title": ""})
+    workspace.run()
+    bo = unified_record(workspace, "crm", "2")
+    assert (bo["title"], bo["title__from"], bo["first_name__from"]) == (
+        None, None, source_record_id(workspace, "crm", "2"))
+
+
+def test_a_change_to_a_person_on_their_own_is_recorded_with_its_source_record(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE, BO)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet"}, {**BO, "title": "CEO"})
+    workspace.run()
+    changes = sorted((h["unified_id"], h["field"], h["old_value"], h["new_value"], h["source"], h["source_record_id"])
+                     for h in workspace.rows("field_history") if not h["field"].startswith("__"))
+    assert changes == sorted([
+        (workspace.unified_id_of("crm", "1"), "first_name", "Jane", "Janet", "crm", source_record_id(workspace, "crm", "1")),
+        (workspace.unified_id_of("crm", "2"), "title", "CTO", "CEO", "crm", source_record_id(workspace, "crm", "2")),
+    ])
+
+
+def test_a_record_of_a_tier_no_longer_known_loses_to_every_known_tier(workspace: Workspace) -> None:
+    """A source row imported under a tier this version does not know (renamed, say) ranks below
+    them all, for every field, instead of winning by accident."""
+    workspace.write_csv("crm.csv", [_row("Jane", "VP Sales", "2024-06-01")], COLUMNS)
+    workspace.write_csv("lists.csv", [_row("Janet", "Head of Sales", "2023-01-01")], COLUMNS)
+    workspace.configure({"crm": _source("crm.csv", "salesforce"), "lists": _source("lists.csv", "prospect_search")},
+                        survivorship={"people": {"title": ["salesforce", "prospect_search"]}})
+    workspace.import_all()
+    src = workspace.store.tables.source("people")
+    with workspace.store.engine.begin() as conn:
+        conn.execute(sa.update(src).where(src.c.source == "crm").values(tier="retired_tier"))
+    workspace.unify_all()
+    [person] = workspace.unified()
+    assert (person["first_name"], person["title"]) == ("Janet", "Head of Sales")
