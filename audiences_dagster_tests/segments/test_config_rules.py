@@ -204,3 +204,48 @@ def test_a_cycle_through_a_nested_reference_names_the_loop_from_the_first_segmen
     b = segment("b", {"all": [{"member_of": "ok"}, {"member_of": "a"}]})
 
     assert error(tmp_path, ok, a, b) == "segments[1].filter: member_of makes a cycle: a -> b -> a"
+
+
+@pytest.mark.parametrize("condition", [
+    {"field": "signed_up", "op": "within_last", "value": 1, "unit": "days"},
+    {"field": "title", "op": "contains_any_of", "value": ["VP"]},
+    {"field": "title", "op": "contains_any_of", "value": [f"v{i}" for i in range(10)]},
+    {"field": "score", "op": "between", "value": [50, 50]},
+    {"field": "signed_up", "op": "after", "value": "2025-01-31"},
+    {"converted_lead": True},
+    {"deleted_in_source": False},
+])
+def test_a_condition_at_the_edge_of_what_is_allowed_loads(tmp_path: Path, condition: dict) -> None:
+    assert loads(tmp_path, segment("s", condition)).segments[0].filter.kind == next(iter(condition))
+
+
+def test_contains_any_of_with_eleven_values_is_refused(tmp_path: Path) -> None:
+    found = error(tmp_path, segment("s", {"field": "title", "op": "contains_any_of", "value": [f"v{i}" for i in range(11)]}))
+    assert found == "segments[0].filter.value: contains_any_of takes a list of 1 to 10 values"
+
+
+def test_deleted_in_source_applies_to_companies(tmp_path: Path) -> None:
+    accounts = {"kind": "csv", "entity": "companies", "path": "a.csv", "unique_id": "id",
+                "fields": {"domain": {"column": "domain", "type": "url"}}}
+    config = loads(tmp_path, segment("gone", {"deleted_in_source": True}, entity="companies"),
+                   sources={"crm": crm_source(), "accounts": accounts})
+    assert config.segments[0].entity == "companies"
+
+
+def test_an_unknown_source_lists_every_source_of_the_entity(tmp_path: Path) -> None:
+    found = error(tmp_path, segment("s", {"source": "hubspot"}),
+                  sources={"crm": crm_source("a.csv"), "events": crm_source("b.csv")})
+    assert found == "segments[0].filter.source: 'hubspot' is not a people source (choose from: crm, events)"
+
+
+def test_a_naive_filter_date_is_utc_whatever_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert as_datetime(datetime(2025, 1, 31, 10, 30)) == datetime(2025, 1, 31, 10, 30)
+        assert as_datetime("2025-01-31T10:30:00+02:00") == datetime(2025, 1, 31, 8, 30)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -110,3 +110,25 @@ def test_explain_words_every_kind_of_condition_and_its_negation(workspace: Works
         "title = 'VP Sales'", "title is not empty", "signed_up not within last 3 months",
         "signed_up before '2020-01-31'"]
     assert tree.children[2].shown_value == "sources = crm"
+
+
+def test_explain_words_the_remaining_operators(workspace: Workspace):
+    tree = {"any": [{"field": "title", "op": "is_empty"}, {"field": "paying", "op": "is_true"},
+                    {"field": "signed_up", "op": "within_last", "value": 30, "unit": "days"},
+                    {"field": "score", "op": "lt", "value": 10}, {"field": "score", "op": "lte", "value": 10.5}]}
+    config = setup(workspace, [segment("rest", tree)])
+
+    explained = explain(workspace.store, config, "rest", record_id("p1"), now=NOW).tree
+
+    assert [c.text for c in explained.children] == [
+        "title is empty", "paying is true", "signed_up within last 30 days", "score < 10", "score ≤ 10.5"]
+
+
+@pytest.mark.parametrize(("op", "words"), [("within_last", "fired"), ("not_within_last", "did not fire")])
+def test_a_signal_condition_says_whether_it_fired_within_its_window(op: str, words: str):
+    from audiences_dagster.config.segments import FilterNode
+    from audiences_dagster.segments.filters import describe
+
+    node = FilterNode(signal="job_changers", op=op, value=3, unit="months")
+
+    assert describe(node) == f"signal 'job_changers' {words} within the last 3 months"

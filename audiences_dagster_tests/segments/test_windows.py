@@ -98,3 +98,52 @@ def test_a_window_nested_in_groups_moves_a_future_date_in_when_time_slides(works
 
     assert (report.mode, report.entered) == ("incremental", 1)
     assert member_emails(workspace, "recent_payers") == {ANN, DEE}
+
+
+def settled_at(ws: Workspace, person: str, signed_up: datetime) -> None:
+    settled(ws, with_changes(person, signed_up=signed_up.isoformat()))
+
+
+def test_a_months_window_sliding_moves_a_record_out_without_any_import(workspace: Workspace) -> None:
+    setup(workspace, [segment("recent", {"field": "signed_up", "op": "within_last", "value": 1, "unit": "months"})])
+    settled_at(workspace, "p3", NOW - timedelta(days=20))
+    refresh(workspace, now=NOW)
+    assert member_emails(workspace, "recent") == {ANN, CY}
+
+    refresh(workspace, now=NOW + timedelta(days=15))
+
+    assert member_emails(workspace, "recent") == {ANN}
+
+
+def test_a_record_exactly_at_the_old_window_start_exits_when_the_window_slides(workspace: Workspace) -> None:
+    setup(workspace, [segment("recent", {"field": "signed_up", "op": "within_last", "value": 30, "unit": "days"})])
+    settled_at(workspace, "p3", NOW - timedelta(days=30))
+    refresh(workspace, now=NOW)
+    assert CY in member_emails(workspace, "recent")
+
+    refresh(workspace, now=NOW + timedelta(hours=1))
+
+    assert CY not in member_emails(workspace, "recent")
+
+
+def test_a_future_date_enters_at_the_exact_instant_it_is_reached(workspace: Workspace) -> None:
+    setup(workspace, [segment("recent", {"field": "signed_up", "op": "within_last", "value": 30, "unit": "days"})])
+    settled_at(workspace, "p3", NOW + timedelta(hours=5))
+    refresh(workspace, now=NOW)
+    assert CY not in member_emails(workspace, "recent")
+
+    refresh(workspace, now=NOW + timedelta(hours=5))
+
+    assert CY in member_emails(workspace, "recent")
+
+
+def test_a_not_within_last_window_sliding_moves_a_record_in_without_any_import(workspace: Workspace) -> None:
+    setup(workspace, [segment("lapsed", {"any": [{"field": "signed_up", "op": "not_within_last", "value": 30,
+                                                  "unit": "days"}]})])
+    settled(workspace, PEOPLE)
+    refresh(workspace, now=NOW)
+    assert ANN not in member_emails(workspace, "lapsed")
+
+    refresh(workspace, now=NOW + timedelta(days=40))
+
+    assert ANN in member_emails(workspace, "lapsed")
