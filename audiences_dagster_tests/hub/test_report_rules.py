@@ -98,8 +98,8 @@ def test_empty_text_is_not_a_filled_field(workspace: Workspace):
     assert (title.filled, title.fill_rate) == (2, 2 / 3)
 
 
-def test_number_without_a_value_is_not_filled_and_zero_is(workspace: Workspace):
-    build(workspace, [], companies=edited(edited(COMPANIES, "a1", headcount=""), "a2", headcount="0"))
+def test_number_without_a_value_is_not_filled(workspace: Workspace):
+    build(workspace, [], companies=edited(COMPANIES, "a1", headcount=""))
 
     headcount = field_of(workspace, "companies", "headcount")
 

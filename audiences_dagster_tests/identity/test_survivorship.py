@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from audiences_dagster.identity import survivorship
 from audiences_dagster_tests.identity.records import source_record_id, unified_record
-from audiences_dagster_tests.support import Workspace
+from audiences_dagster_tests.support import Workspace, people_source
 
 COLUMNS = ["id", "email", "first_name", "title", "updated"]
 
@@ -212,3 +212,66 @@ def test_a_record_of_a_tier_no_longer_known_loses_to_every_known_tier(workspace:
     workspace.unify_all()
     [person] = workspace.unified()
     assert (person["first_name"], person["title"]) == ("Janet", "Head of Sales")
+
+
+def test_an_empty_value_of_the_top_source_is_filled_from_the_next_one_for_each_person(workspace: Workspace) -> None:
+    workspace.write_csv("crm.csv", [{**JANE, "title": ""}, BO], COLUMNS)
+    workspace.write_csv("warehouse.csv", [{**JANE, "title": "Head of Sales"}, {**BO, "title": "Founder"}], COLUMNS)
+    workspace.configure({"crm": _source("crm.csv", "salesforce"), "warehouse": _source("warehouse.csv", "warehouse")})
+    workspace.run()
+    titles = {p["first_name"]: p["title"] for p in workspace.unified()}
+    assert titles == {"Jane": "Head of Sales", "Bo": "CTO"}
+
+
+def test_an_overridden_fields_empty_winner_falls_back_to_the_next_source(workspace: Workspace) -> None:
+    person = _two_sources(workspace, ("crm", "salesforce", _row("Jane", "VP Sales", "2023-01-01")),
+                          ("warehouse", "warehouse", _row("Janet", "", "2024-01-01")),
+                          survivorship={"people": {"title": ["warehouse", "salesforce"]}})
+    assert (person["first_name"], person["title"]) == ("Jane", "VP Sales")
+
+
+def test_a_change_to_a_merged_person_names_the_source_it_came_from(workspace: Workspace) -> None:
+    _two_sources(workspace, ("crm", "salesforce", _row("Jane", "VP Sales", "2024-01-01")),
+                 ("warehouse", "warehouse", _row("Janet", "Head of Sales", "2023-01-01")))
+    workspace.write_csv("crm.csv", [_row("Jane", "CRO", "2024-02-01")], COLUMNS)
+    workspace.run()
+    [change] = [h for h in workspace.rows("field_history") if h["field"] == "title"]
+    assert (change["old_value"], change["new_value"], change["source"], change["source_record_id"]) == (
+        "VP Sales", "CRO", "crm", source_record_id(workspace, "crm", "1"))
+
+
+def test_an_updated_record_shows_when_it_was_last_updated(workspace: Workspace) -> None:
+    _crm_only(workspace, JANE)
+    _crm_holds(workspace, {**JANE, "first_name": "Janet"})
+    workspace.run()
+    jane = unified_record(workspace, "crm", "1")
+    assert jane["updated_at"] > jane["created_at"]
+
+
+def test_without_an_update_time_the_last_imported_change_is_the_most_recent(workspace: Workspace) -> None:
+    """Neither source says when a row changed: the row re-imported with a change last wins, even
+    though the other source's row is the newer record."""
+    workspace.write_csv("crm.csv", [{"id": "c1", "email": "jane@acme.com", "linkedin": "", "first_name": "Jane"}])
+    workspace.write_csv("events.csv", [{"id": "e1", "email": "jane@acme.com", "linkedin": "", "first_name": "Janie"}])
+    workspace.configure({"crm": people_source("crm.csv"), "events": people_source("events.csv")})
+    workspace.run()
+    assert unified_record(workspace, "crm", "c1")["first_name"] == "Janie"
+    workspace.write_csv("crm.csv", [{"id": "c1", "email": "jane@acme.com", "linkedin": "", "first_name": "Janet"}])
+    workspace.run()
+    assert unified_record(workspace, "crm", "c1")["first_name"] == "Janet"
+
+
+def test_a_person_links_to_the_account_of_the_source_it_names(workspace: Workspace) -> None:
+    """Two company sources use the same account id for different companies: the person's own
+    account source decides which one is theirs."""
+    accounts = {"kind": "csv", "entity": "companies", "unique_id": "Id",
+                "fields": {"name": {"column": "name"}, "domain": {"column": "website"}}}
+    workspace.write_csv("hub.csv", [{"Id": "001", "name": "Globex", "website": "globex.com"}])
+    workspace.write_csv("accounts.csv", [{"Id": "001", "name": "Acme", "website": "acme.com"}])
+    workspace.write_csv("people.csv", [{"id": "p1", "email": "jane@gmail.com", "linkedin": "", "first_name": "Jane",
+                                        "AccountId": "001"}])
+    people = people_source("people.csv", company={"account_id_column": "AccountId", "account_source": "hub"})
+    workspace.configure({"hub": {**accounts, "path": "hub.csv"}, "accounts": {**accounts, "path": "accounts.csv"},
+                         "people": people})
+    workspace.run()
+    assert unified_record(workspace, "people", "p1")["company_id"] == workspace.unified_id_of("hub", "001", "companies")
