@@ -18,6 +18,8 @@ PLACEHOLDERS = frozenset(
     {"", "n/a", "na", "n.a.", "none", "null", "nil", "-", "--", "---", "?", ".", "0", "unknown",
      "not available", "not provided", "tbd", "undefined", "#n/a", "xxx", "x"}
 )
+# In a number or boolean field "0" is a value (a headcount of none, false), not a placeholder.
+VALUE_PLACEHOLDERS = PLACEHOLDERS - {"0"}
 JUNK_EMAIL_DOMAINS = frozenset(
     {"example.com", "example.org", "example.net", "test.com", "test.test", "email.com",
      "domain.com", "localhost", "mailinator.com", "invalid"}
@@ -59,11 +61,12 @@ class Cleaned:
         self.problems = problems
 
 
-def _blank_placeholders(series: pd.Series, extra: frozenset[str] = frozenset()) -> pd.Series:
+def _blank_placeholders(series: pd.Series, extra: frozenset[str] = frozenset(),
+                        placeholders: frozenset[str] = PLACEHOLDERS) -> pd.Series:
     """Strip text and turn placeholders ('n/a', '-', 'none', ...) into missing values."""
     text = series.astype("string").str.strip()
     lowered = text.str.lower()
-    return text.mask(lowered.isin(PLACEHOLDERS | extra) | text.isna())
+    return text.mask(lowered.isin(placeholders | extra) | text.isna())
 
 
 def _no_problems(series: pd.Series) -> pd.Series:
@@ -204,8 +207,9 @@ def clean_phone(series: pd.Series, region: str, extra: frozenset[str] = frozense
 
 
 def parse_number(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
-    """Numbers with thousands separators and currency signs allowed; anything else is unparsable."""
-    text = _blank_placeholders(series, extra).str.replace("[,$€£" + WHITESPACE + "]", "", regex=True)
+    """Numbers with thousands separators and currency signs allowed; anything else is unparsable.
+    "0" is a number (VALUE_PLACEHOLDERS)."""
+    text = _blank_placeholders(series, extra, VALUE_PLACEHOLDERS).str.replace("[,$€£" + WHITESPACE + "]", "", regex=True)
     values = pd.to_numeric(text, errors="coerce").astype("Float64")  # pragma: no mutate (equivalent: NaN and NA both land as NULL)
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "unparsable_number"
@@ -231,8 +235,7 @@ TRUE_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True, "1.0":
 
 
 def parse_boolean(series: pd.Series, extra: frozenset[str] = frozenset()) -> Cleaned:
-    text = series.astype("string").str.strip().str.lower()
-    text = text.mask(text.isin((PLACEHOLDERS - {"0"}) | extra) | text.isna())
+    text = _blank_placeholders(series, extra, VALUE_PLACEHOLDERS).str.lower()
     values = text.map(TRUE_WORDS).astype("boolean")  # pragma: no mutate (equivalent: NA and NaN both land as NULL)
     problems = _no_problems(series)
     problems[text.notna() & values.isna()] = "unparsable_boolean"

@@ -209,8 +209,8 @@ def _keys(rows: pd.DataFrame, source_name: str, config: AudiencesConfig,
                                     "key_value": source_name + ":" + rows["source_id"]}))
     if merged is not None:
         frames.append(_merge_keys(rows["source_id"], merged, source_name))
-    if not frames:
-        return pd.DataFrame(columns=["source_id", "key_type", "key_value"])
+    if not frames:  # typed like a batch's keys, so a bulk load of none still matches the store's columns
+        return pd.DataFrame({column: pd.Series(dtype="string") for column in ("source_id", "key_type", "key_value")})
     keys = pd.concat(frames, ignore_index=True)
     return keys[keys["key_value"].notna()].drop_duplicates().reset_index(drop=True)
 

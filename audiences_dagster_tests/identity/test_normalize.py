@@ -166,7 +166,7 @@ def test_configured_extra_placeholder_gives_no_boolean() -> None:
 
 @pytest.mark.parametrize(("text", "parsed"), [
     ("1,200", 1200.0), ("$5", 5.0), ("€3", 3.0), ("£1,000.50", 1000.5), ("12 000", 12000.0),
-    ("\u00a01\u00a0500", 1500.0), ("-7.25", -7.25), ("42", 42.0),
+    ("\u00a01\u00a0500", 1500.0), ("-7.25", -7.25), ("42", 42.0), ("0", 0.0), (" 0 ", 0.0), ("$0", 0.0),
 ])
 def test_numbers_keep_their_value_through_separators_and_currency_signs(text: str, parsed: float) -> None:
     cleaned = norm.parse_number(pd.Series([text]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from audiences_dagster_tests.sources.capped import cap_of, import_people, person  # noqa: F401 (cap_of: a fixture)
-from audiences_dagster_tests.support import Workspace
+from audiences_dagster_tests.support import Workspace, people_source
 
 
 
@@ -73,3 +73,19 @@ def test_held_back_records_leave_no_identity_keys_behind(workspace: Workspace, c
 
     keys = workspace.rows("identity_keys", order_by="key_value")
     assert sorted(k["key_value"] for k in keys) == ["person0@acme.com", "person1@acme.com"]
+
+
+def test_companies_count_against_the_same_cap_as_people(workspace: Workspace, cap_of) -> None:
+    cap_of(5)
+    workspace.write_csv("companies.csv", [{"id": f"c{i}", "name": f"Company {i}"} for i in range(3)])
+    workspace.write_csv("people.csv", [person(i) for i in range(4)])
+    workspace.configure({
+        "accounts": {"kind": "csv", "entity": "companies", "path": "companies.csv", "unique_id": "id",
+                     "fields": {"name": {"column": "name"}}},
+        "crm": people_source("people.csv"),
+    })
+
+    reports = workspace.import_all()
+
+    assert (reports["accounts"].counts.inserted, reports["crm"].counts.inserted) == (3, 2)
+    assert reports["crm"].plan_cap["held_back_at_cap"] == 2
