@@ -172,6 +172,15 @@ def test_signal_counts_as_recent_what_fired_in_the_last_30_days(workspace: Works
     assert (promoted.events, promoted.fired_recently, promoted.recent_records) == (3, 2, 2)
 
 
+def test_signal_that_fired_only_long_ago_has_nothing_recent(workspace: Workspace):
+    build(workspace, [PROMOTION])
+    promotions_at(workspace, ("p1", "Sales Manager", CHANGED))
+
+    [promoted] = hub(workspace, CHANGED + timedelta(days=60)).signals
+
+    assert (promoted.events, promoted.fired_recently, promoted.recent_records) == (1, 0, 0)
+
+
 def test_event_fired_exactly_30_days_ago_is_recent(workspace: Workspace):
     build(workspace, [PROMOTION])
     promotions_at(workspace, ("p1", "Sales Manager", CHANGED))
