@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from audiences_dagster.cli import main
@@ -132,3 +134,76 @@ def test_a_signal_condition_says_whether_it_fired_within_its_window(op: str, wor
     node = FilterNode(signal="job_changers", op=op, value=3, unit="months")
 
     assert describe(node) == f"signal 'job_changers' {words} within the last 3 months"
+
+
+def test_the_rendered_explanation_gives_the_verdict_the_stored_membership_and_the_indented_tree(
+        workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+
+    rendered = explain(workspace.store, config, "sellers", record_id("p4"), now=NOW).render()
+
+    assert rendered.splitlines() == [
+        "segment 'sellers' (people), record 4: does NOT meet the filter; as of the last refresh it is not a member",
+        "✗ all of",
+        "  ✓ title contains 'sales'   (title = 'Head of Sales Ops')",
+        "  ✗ any of",
+        "    ✗ score > 80   (score = 75.0)",
+        "    ✗ paying is false   (paying = True)",
+    ]
+
+
+def test_a_member_that_meets_the_filter_says_both(workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+    refresh(workspace)
+
+    first = explain(workspace.store, config, "sellers", record_id("p1"), now=NOW).render().splitlines()[0]
+
+    assert first == "segment 'sellers' (people), record 1: MEETS the filter; as of the last refresh it is a member"
+
+
+def test_an_archived_member_never_meets_and_says_why(workspace: Workspace):
+    config = setup(workspace, [segment("sellers", TREE)])
+    refresh(workspace)
+    table = workspace.store.tables.unified("people")
+    with workspace.store.engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == record_id("p1")).values(archived=True))
+
+    result = explain(workspace.store, config, "sellers", record_id("p1"), now=NOW)
+
+    assert (result.archived, result.meets, result.tree.met) == (True, False, True)
+    assert result.render().splitlines()[0] == (
+        "segment 'sellers' (people), record 1: does NOT meet the filter (the record is archived, so it is never "
+        "a member); as of the last refresh it is a member")
+
+
+def test_membership_shown_is_of_the_explained_segment_only(workspace: Workspace):
+    config = setup(workspace, [segment("payers", {"field": "paying", "op": "is_true"}),
+                               segment("sellers", TREE)])
+    refresh(workspace)
+
+    result = explain(workspace.store, config, "sellers", record_id("p4"), now=NOW)  # a payer, not a seller
+
+    assert (result.meets, result.member) == (False, False)
+
+
+def test_a_blank_value_and_a_record_from_no_source_are_shown_as_such(workspace: Workspace):
+    tree = {"all": [{"field": "title", "op": "is_empty"}, {"field": "first_name", "op": "is_empty"},
+                    {"source": "crm"}]}
+    config = setup(workspace, [segment("blank", tree)])
+    table = workspace.store.tables.unified("people")
+    with workspace.store.engine.begin() as conn:  # an empty text and an empty source list, as a hand-edited store can hold them
+        conn.execute(table.update().where(table.c.id == record_id("p3")).values(first_name="", sources=""))
+
+    shown = [c.shown_value for c in explain(workspace.store, config, "blank", record_id("p3"), now=NOW).tree.children]
+
+    assert shown == ["title = empty", "first_name = empty", "sources = none"]
+
+
+def test_explain_judges_a_window_at_the_time_it_is_given_and_by_default_now(workspace: Workspace):
+    recent = {"field": "signed_up", "op": "within_last", "value": 30, "unit": "days"}
+    config = setup(workspace, [segment("recent", recent)])  # Ann signed up 5 days ago
+
+    later = explain(workspace.store, config, "recent", record_id("p1"), now=NOW + timedelta(days=60))
+    today = explain(workspace.store, config, "recent", record_id("p1"))
+
+    assert (later.meets, today.meets) == (False, True)
