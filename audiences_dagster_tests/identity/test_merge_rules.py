@@ -222,3 +222,20 @@ def test_people_of_a_split_company_follow_their_account_to_the_restored_company(
     workspace.run()
 
     assert unified_record(workspace, "people", "c1")["company_id"] == merge["absorbed_id"]
+
+
+def test_a_merged_away_company_id_does_not_lead_a_person_anywhere(workspace: Workspace) -> None:
+    """Ids are numbered per entity: a company merged away under a number no person holds leaves
+    that number unknown among people, whoever holds its survivor's number."""
+    workspace.write_csv("accounts.csv", ACCOUNTS)
+    workspace.write_csv("hub.csv", HUB_COMPANIES)
+    workspace.write_csv("people.csv", [JANE])
+    workspace.configure({"accounts": _company_source("accounts.csv", "Id", "salesforce"),
+                         "hub": _company_source("hub.csv", "id", "hubspot"), "people": people_source("people.csv")})
+    workspace.run()
+    [merge] = workspace.rows("merge_log")
+    jane = workspace.unified_id_of("people", "c1")
+    assert jane == merge["survivor_id"] != merge["absorbed_id"]  # the person holds the surviving company's number
+
+    assert (current_id(workspace.store, "people", merge["absorbed_id"]),
+            current_id(workspace.store, "companies", merge["absorbed_id"])) == (None, merge["survivor_id"])
