@@ -4,6 +4,7 @@ them now, and a record's history covers what it absorbed."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from audiences_dagster.identity.merges import MergeError, absorbed_ids, current_id, record_history, split_merge
 from audiences_dagster_tests.identity.records import source_record_id, unified_record
@@ -239,3 +240,74 @@ def test_a_merged_away_company_id_does_not_lead_a_person_anywhere(workspace: Wor
 
     assert (current_id(workspace.store, "people", merge["absorbed_id"]),
             current_id(workspace.store, "companies", merge["absorbed_id"])) == (None, merge["survivor_id"])
+
+
+def test_a_history_holds_only_its_own_record_and_what_that_absorbed(workspace: Workspace) -> None:
+    _three_apart(workspace)
+    workspace.write_csv("crm.csv", [LINKED_JANE])  # Jane absorbs Janie; Wren stays apart
+    workspace.run()
+    wren = workspace.unified_id_of("list", "w1")
+
+    history = record_history(workspace.store, "people", wren)
+
+    assert {e["record"] for e in history} == {wren}
+    assert not [e for e in history if e["event"].startswith("merge")]
+
+
+def test_a_person_history_leaves_out_the_company_of_the_same_number(workspace: Workspace) -> None:
+    workspace.write_csv("accounts.csv", ACCOUNTS)
+    workspace.write_csv("hub.csv", HUB_COMPANIES)
+    workspace.write_csv("people.csv", [JANE])
+    workspace.configure({"accounts": _company_source("accounts.csv", "Id", "salesforce"),
+                         "hub": _company_source("hub.csv", "id", "hubspot"), "people": people_source("people.csv")})
+    workspace.run()
+    jane = workspace.unified_id_of("people", "c1")  # the number of the company that absorbed the other
+
+    history = record_history(workspace.store, "people", jane)
+
+    assert [(e["event"], e["record"]) for e in history] == [("created", jane)]
+
+
+def test_a_merge_and_its_split_read_back_as_whole_history_entries(workspace: Workspace) -> None:
+    merge = _merged_by_linkedin(workspace)
+    _split(workspace, merge)
+    survivor, absorbed = merge["survivor_id"], merge["absorbed_id"]
+
+    entries = [{k: v for k, v in e.items() if k != "at"} for e in record_history(workspace.store, "people", survivor)
+               if e["event"].startswith(("merge", "split"))]
+
+    assert entries == [
+        {"record": survivor, "event": f"merge #{merge['id']}", "field": None, "old": None,
+         "new": f"{absorbed} merged into {survivor} by linkedin_url https://www.linkedin.com/in/jane-doe",
+         "source": None, "run": merge["run_id"]},
+        {"record": absorbed, "event": f"split #{merge['id']}", "field": None, "old": None,
+         "new": f"{absorbed} split from {survivor}", "source": None, "run": "split-run"},
+    ]
+
+
+def test_a_second_split_blocks_only_the_key_of_its_own_merge(workspace: Workspace) -> None:
+    """Split by LinkedIn URL, merged again by email, split again: the second split blocks the
+    email and leaves the LinkedIn URL's block from the first one as it was."""
+    first = _merged_by_linkedin(workspace)
+    _split(workspace, first)
+    workspace.write_csv("crm.csv", [{**LINKED_JANE, "email": "janie@gmail.com"}])
+    workspace.run()
+    [second] = [m for m in workspace.rows("merge_log") if m["id"] != first["id"]]
+
+    report = _split(workspace, second)
+
+    janie = source_record_id(workspace, "events", "e1")
+    assert report.keys_blocked == 1
+    assert _blocked_keys(workspace) == [(janie, "email", f"split:{second['id']}"),
+                                        (janie, "linkedin_url", f"split:{first['id']}")]
+
+
+def test_splitting_a_merge_whose_records_are_gone_says_so(workspace: Workspace) -> None:
+    merge = _merged_by_linkedin(workspace)
+    src, members = workspace.store.tables.source("people"), workspace.store.tables.merge_members
+    with workspace.store.engine.begin() as conn:  # the absorbed source records purged from the store
+        conn.execute(sa.delete(src).where(src.c.id.in_(
+            sa.select(members.c.record_id).where(members.c.merge_id == merge["id"]))))
+
+    with pytest.raises(MergeError, match=rf"^merge {merge['id']}: its source records no longer exist$"):
+        _split(workspace, merge)
