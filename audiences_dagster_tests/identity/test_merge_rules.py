@@ -250,6 +250,7 @@ def test_a_history_holds_only_its_own_record_and_what_that_absorbed(workspace: W
 
     history = record_history(workspace.store, "people", wren)
 
+    assert absorbed_ids(workspace.store, "people", wren) == {wren}
     assert {e["record"] for e in history} == {wren}
     assert not [e for e in history if e["event"].startswith("merge")]
 
@@ -265,6 +266,7 @@ def test_a_person_history_leaves_out_the_company_of_the_same_number(workspace: W
 
     history = record_history(workspace.store, "people", jane)
 
+    assert absorbed_ids(workspace.store, "people", jane) == {jane}
     assert [(e["event"], e["record"]) for e in history] == [("created", jane)]
 
 

@@ -479,3 +479,31 @@ def test_company_row_fingerprints_stay_those_stores_already_hold() -> None:
 
 
 PINNED_COMPANY_HASHES = ["1e775a2453f3856d", "902ab0816149e7f3", "2a8cb2e50d971892", "dd4a90ae96c85cbb"]
+
+
+@pytest.mark.parametrize("field", [
+    {"type": "email"}, {"type": "url"}, {"type": "phone"}, {"type": "number"}, {"type": "date"},
+    {"type": "boolean"}, {"key": "linkedin_url"}, {"key": "domain"},
+], ids=["email", "url", "phone", "number", "date", "boolean", "linkedin-key", "domain-key"])
+def test_a_configured_placeholder_is_missing_in_every_kind_of_field_and_quarantines_nothing(field: dict) -> None:
+    if "key" in field:  # a text field holding an identity key
+        source = (people(fields={"extra": {"column": "extra"}}, keys={"linkedin_url": "extra", "email": "email"})
+                  if field["key"] == "linkedin_url" else
+                  companies(fields={"name": {"column": "name"}, "extra": {"column": "extra"}}, keys={"domain": "extra"}))
+    else:
+        source = people(fields={"extra": {"column": "extra", "type": field["type"]}})
+    name = "accounts" if field.get("key") == "domain" else "crm"
+    row = {"id": "r1", "name": "Acme", "extra": "Redacted"} if name == "accounts" else person("r1", extra="Redacted")
+    config = configure({name: source}, identity={"extra_placeholders": ["redacted"]})
+
+    batch = mapped([row], config, source=name)
+
+    assert pd.isna(imported(batch, "extra")["r1"])
+    assert batch.quarantine == []
+
+
+def test_a_person_source_linked_to_companies_still_needs_its_own_columns() -> None:
+    source = people(company={"account_id_column": "AccountId", "account_source": "accounts"})
+    message = missing_columns_message(source, ["id", "first_name", "AccountId"], {"accounts": companies()})
+    assert "'email'" in message
+
