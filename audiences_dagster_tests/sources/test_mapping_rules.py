@@ -5,6 +5,7 @@ reads naming the column and the value. Pure: no store, no file."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -229,8 +230,14 @@ def test_quarantined_row_keeps_its_raw_values_with_missing_ones_as_null() -> Non
     assert json.loads(entry["raw"]) == {"id": "p1", "email": None, "first_name": "Ann", "born": "never"}
 
 
-def test_quarantine_time_is_now_in_utc_without_a_zone() -> None:
-    batch = mapped([person(None)])
+def test_quarantine_time_is_now_in_utc_without_a_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # a machine clock away from UTC
+    time.tzset()
+    try:
+        batch = mapped([person(None)])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     [entry] = batch.quarantine
     assert entry["quarantined_at"].tzinfo is None
     assert abs(entry["quarantined_at"] - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
