@@ -1,0 +1,144 @@
+"""A CSV source on its own: what its poll tells the refresh sensor, how many records it counts for
+an estimate, and how the csv module's reader cuts batches, numbers lines and resumes. No store."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from audiences_dagster.config.models import AudiencesConfig
+from audiences_dagster.sources.base import SourceError
+from audiences_dagster.sources.csv_file import CsvSource
+
+HEADER = "id,email,first_name"
+
+
+def source(tmp_path: Path, text: str | None, encoding: str = "utf-8", batch_size: int = 50_000,
+           **settings) -> CsvSource:
+    """A people CSV source over people.csv holding `text` (no file when None)."""
+    if text is not None:
+        (tmp_path / "people.csv").write_bytes(text.encode(encoding))
+    fields = {"email": {"column": "email", "type": "email"}, "first_name": {"column": "first_name"},
+              **settings.pop("fields", {})}
+    config = AudiencesConfig.model_validate({
+        "store": {"url": "sqlite://"}, "batch_size": batch_size,
+        "sources": {"crm": {"kind": "csv", "entity": "people", "path": str(tmp_path / "people.csv"),
+                            "unique_id": "id", "encoding": encoding, "fields": fields, **settings}}})
+    return CsvSource("crm", config)
+
+
+def read_all(csv: CsvSource, cursor: dict | None = None) -> list:
+    _, start = csv.plan(cursor)
+    return list(csv.batches(start))
+
+
+def content(tmp_path: Path) -> str:
+    return hashlib.sha256((tmp_path / "people.csv").read_bytes()).hexdigest()[:16]
+
+
+def test_poll_of_a_file_never_imported_names_it_and_its_content(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\n")
+
+    found = csv.poll({})
+
+    assert (found.changed, found.detail) == (True, f"file people.csv with content {content(tmp_path)}, never imported")
+
+
+def test_poll_after_a_complete_import_finds_nothing_changed(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\n")
+    last = read_all(csv)[-1].cursor
+
+    found = csv.poll({"cursor": last})
+
+    assert (found.changed, found.detail) == (
+        False, f"file people.csv with content {content(tmp_path)}, unchanged since the last complete import")
+
+
+def test_poll_finds_a_changed_file(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\n")
+    last = read_all(csv)[-1].cursor
+    (tmp_path / "people.csv").write_text(f"{HEADER}\np1,ann@acme.com,Annie\n")
+
+    found = csv.poll({"cursor": last})
+
+    assert (found.changed, found.detail) == (
+        True, f"file people.csv with content {content(tmp_path)}, changed since the last import")
+
+
+def test_poll_finds_a_changed_mapping_of_the_same_file(tmp_path: Path) -> None:
+    text = f"{HEADER},title\np1,ann@acme.com,Ann,VP\n"
+    last = read_all(source(tmp_path, text))[-1].cursor
+    remapped = source(tmp_path, text, fields={"title": {"column": "title"}})
+
+    found = remapped.poll({"cursor": last})
+
+    assert found.changed
+    assert found.detail.startswith(f"file people.csv with content {content(tmp_path)}, mapping ")
+    assert found.detail.endswith(" changed since the last import")
+    assert last["mapping"] not in found.detail
+
+
+def test_poll_finds_an_import_that_stopped_half_way(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\np2,bob@acme.com,Bob\np3,cy@acme.com,Cy\n", batch_size=2)
+    first = read_all(csv)[0].cursor
+
+    found = csv.poll({"cursor": first})
+
+    assert (found.changed, found.detail) == (
+        True, f"file people.csv with content {content(tmp_path)}, import stopped after row 2")
+
+
+def test_poll_of_a_missing_file_says_so(tmp_path: Path) -> None:
+    csv = source(tmp_path, None)
+
+    with pytest.raises(SourceError, match=r"^sources\.crm: file .*people\.csv does not exist$"):
+        csv.poll({})
+
+
+def test_records_are_counted_once_whatever_line_breaks_their_values_hold(tmp_path: Path) -> None:
+    csv = source(tmp_path, f'{HEADER}\np1,ann@acme.com,"Ann\nLee"\np2,bob@acme.com,Bob\n')
+    assert csv.count_records() == 2
+
+
+def test_a_file_of_only_its_header_counts_no_records_and_a_missing_file_is_named(tmp_path: Path) -> None:
+    assert source(tmp_path, f"{HEADER}\n").count_records() == 0
+    with pytest.raises(SourceError, match=r"^sources\.crm: file .*people\.csv does not exist$"):
+        source(tmp_path / "elsewhere", None).count_records()
+
+
+LATIN = f"{HEADER}\np1,ann@acme.com,Ann\np2,bob@acme.com\np3,cy@acme.com,Cy\np4,dee@acme.com,Dée\np5,eve@acme.com,Eve\n"
+
+
+def test_the_csv_module_cuts_batches_counting_malformed_lines_and_numbers_them(tmp_path: Path) -> None:
+    csv = source(tmp_path, LATIN, encoding="latin-1", batch_size=2)  # not UTF-8: the csv module reads it
+
+    batches = read_all(csv)
+
+    assert [list(b.frame["id"]) for b in batches] == [["p1"], ["p3", "p4"], ["p5"]]
+    assert [list(b.row_numbers) for b in batches] == [[2], [4, 5], [6]]
+    assert [(b.cursor["rows_done"], b.cursor["complete"]) for b in batches] == [(2, False), (4, False), (5, True)]
+    assert [(q["row_number"], q["reason"], q["detail"]) for q in batches[0].quarantine] == [
+        (3, "malformed_csv_row", "line 3 has 2 fields, the header has 3")]
+    assert batches[1].frame["first_name"].tolist() == ["Cy", "Dée"]
+
+
+def test_the_csv_module_resumes_after_the_rows_a_killed_run_committed(tmp_path: Path) -> None:
+    csv = source(tmp_path, LATIN, encoding="latin-1", batch_size=2)
+    committed = read_all(csv)[0].cursor
+
+    plan, cursor = csv.plan(committed)
+    resumed = list(csv.batches(cursor))
+
+    assert plan.description == "resuming after row 2"
+    assert [list(b.frame["id"]) for b in resumed] == [["p3", "p4"], ["p5"]]
+
+
+def test_the_csv_module_reads_the_configured_delimiter(tmp_path: Path) -> None:
+    csv = source(tmp_path, "id;email;first_name\np1;ann@acme.com;Ann, Jr\n", encoding="latin-1", delimiter=";")
+
+    [batch] = read_all(csv)
+
+    assert batch.frame.to_dict(orient="records") == [{"id": "p1", "email": "ann@acme.com", "first_name": "Ann, Jr"}]
+    assert batch.quarantine == []
