@@ -4,6 +4,9 @@ an estimate, and how the csv module's reader cuts batches, numbers lines and res
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -142,3 +145,37 @@ def test_the_csv_module_reads_the_configured_delimiter(tmp_path: Path) -> None:
 
     assert batch.frame.to_dict(orient="records") == [{"id": "p1", "email": "ann@acme.com", "first_name": "Ann, Jr"}]
     assert batch.quarantine == []
+
+
+def test_a_malformed_and_an_undecodable_line_are_quarantined_whole_in_utc(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = f"{HEADER}\np1,ann@acme.com,Ann\np2,bob@acme.com\n".encode() + b"p3,cy@acme.com,C\xffy\n"
+    (tmp_path / "people.csv").write_bytes(text)
+    csv = source(tmp_path, None)
+    monkeypatch.setenv("TZ", "America/New_York")  # a machine clock away from UTC
+    time.tzset()
+    try:
+        [batch] = read_all(csv)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert all(abs(q.pop("quarantined_at") - now) < timedelta(minutes=1) for q in batch.quarantine)
+    assert batch.quarantine == [
+        {"row_number": 3, "source_id": None, "field": None, "scope": "row", "reason": "malformed_csv_row",
+         "detail": "line 3 has 2 fields, the header has 3", "raw": json.dumps(["p2", "bob@acme.com"])},
+        {"row_number": 4, "source_id": None, "field": "first_name", "scope": "row", "reason": "undecodable_bytes",
+         "detail": "line 4: column(s) 'first_name' hold bytes that are not valid text in the file's encoding",
+         "raw": json.dumps({"id": "p3", "email": "cy@acme.com", "first_name": "C\udcffy"})},
+    ]
+    assert list(batch.frame["id"]) == ["p1"] and list(batch.row_numbers) == [2]
+
+
+def test_pyarrow_batches_number_their_lines_after_the_header(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\np2,bob@acme.com,Bob\np3,cy@acme.com,Cy\n", batch_size=2)
+
+    batches = read_all(csv)
+
+    assert [list(b.row_numbers) for b in batches] == [[2, 3], [4]]
+    assert [(b.cursor["rows_done"], b.cursor["complete"]) for b in batches] == [(2, False), (3, True)]
