@@ -13,6 +13,7 @@ import pytest
 
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.sources.base import SourceError
+from audiences_dagster.sources import csv_file
 from audiences_dagster.sources.csv_file import CsvSource
 
 HEADER = "id,email,first_name"
@@ -179,3 +180,16 @@ def test_pyarrow_batches_number_their_lines_after_the_header(tmp_path: Path) -> 
 
     assert [list(b.row_numbers) for b in batches] == [[2, 3], [4]]
     assert [(b.cursor["rows_done"], b.cursor["complete"]) for b in batches] == [(2, False), (3, True)]
+
+
+def test_poll_of_a_file_whose_stat_is_unchanged_reads_none_of_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_file, "RACY_STAT_NS", 0)  # the file counts as settled at once
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\n")
+    last = read_all(csv)[-1].cursor
+    assert last["file_stat"] is not None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the file was read")
+    monkeypatch.setattr(Path, "open", refuse)
+
+    assert not csv.poll({"cursor": last}).changed
