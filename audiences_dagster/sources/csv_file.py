@@ -177,7 +177,8 @@ class CsvSource:
         if cursor.get("mapping") != mapping:
             return PollResult(changed=True, detail=f"{seen}, mapping {mapping} changed since the last import")
         if not cursor.get("complete"):
-            return PollResult(changed=True, detail=f"{seen}, import stopped after row {cursor.get('rows_done', 0)}")
+            done = cursor.get("rows_done", 0)  # pragma: no mutate (every cursor holds rows_done)
+            return PollResult(changed=True, detail=f"{seen}, import stopped after row {done}")
         return PollResult(changed=False, detail=f"{seen}, unchanged since the last complete import")
 
     def count_records(self) -> int:
@@ -189,7 +190,8 @@ class CsvSource:
 
     def _batch(self, header, rows, numbers, rejected, cursor, seen, complete) -> RawBatch:
         try:
-            frame = pd.DataFrame(rows, columns=header, dtype="string")  # Arrow text refuses undecodable bytes
+            # Arrow text refuses undecodable bytes (pandas infers Arrow text with or without the dtype)
+            frame = pd.DataFrame(rows, columns=header, dtype="string")  # pragma: no mutate
         except UnicodeEncodeError:  # bytes invalid in the file's encoding: set those rows aside
             bad = {i for i, row in enumerate(rows) if not _decodable(row)}
             rejected = rejected + [_undecodable(rows[i], numbers[i], header) for i in sorted(bad)]

@@ -193,3 +193,8 @@ def test_poll_of_a_file_whose_stat_is_unchanged_reads_none_of_it(tmp_path: Path,
     monkeypatch.setattr(Path, "open", refuse)
 
     assert not csv.poll({"cursor": last}).changed
+
+
+def test_records_are_counted_with_the_configured_delimiter(tmp_path: Path) -> None:
+    csv = source(tmp_path, 'id;email;first_name\np1;ann@acme.com;"Ann\nLee"\n', delimiter=";")
+    assert csv.count_records() == 1
