@@ -17,6 +17,7 @@ from audiences_dagster.sources import csv_file
 from audiences_dagster.sources.csv_file import CsvSource
 
 HEADER = "id,email,first_name"
+NAME = {"first_name": {"column": "first_name"}}
 
 
 def source(tmp_path: Path, text: str | None, encoding: str = "utf-8", batch_size: int = 50_000,
@@ -24,8 +25,7 @@ def source(tmp_path: Path, text: str | None, encoding: str = "utf-8", batch_size
     """A people CSV source over people.csv holding `text` (no file when None)."""
     if text is not None:
         (tmp_path / "people.csv").write_bytes(text.encode(encoding))
-    fields = {"email": {"column": "email", "type": "email"}, "first_name": {"column": "first_name"},
-              **settings.pop("fields", {})}
+    fields = {"email": {"column": "email", "type": "email"}, **settings.pop("fields", NAME)}
     config = AudiencesConfig.model_validate({
         "store": {"url": "sqlite://"}, "batch_size": batch_size,
         "sources": {"crm": {"kind": "csv", "entity": "people", "path": str(tmp_path / "people.csv"),
@@ -74,7 +74,7 @@ def test_poll_finds_a_changed_file(tmp_path: Path) -> None:
 def test_poll_finds_a_changed_mapping_of_the_same_file(tmp_path: Path) -> None:
     text = f"{HEADER},title\np1,ann@acme.com,Ann,VP\n"
     last = read_all(source(tmp_path, text))[-1].cursor
-    remapped = source(tmp_path, text, fields={"title": {"column": "title"}})
+    remapped = source(tmp_path, text, fields={**NAME, "title": {"column": "title"}})
 
     found = remapped.poll({"cursor": last})
 
@@ -198,3 +198,39 @@ def test_poll_of_a_file_whose_stat_is_unchanged_reads_none_of_it(tmp_path: Path,
 def test_records_are_counted_with_the_configured_delimiter(tmp_path: Path) -> None:
     csv = source(tmp_path, 'id;email;first_name\np1;ann@acme.com;"Ann\nLee"\n', delimiter=";")
     assert csv.count_records() == 1
+
+
+def readers_of(csv: CsvSource, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Which reader parsed each batch of a first read: pyarrow or the csv module."""
+    used: list[str] = []
+    arrow, python = CsvSource._arrow_batch, CsvSource._batch
+    monkeypatch.setattr(CsvSource, "_arrow_batch", lambda self, *a, **k: used.append("pyarrow") or arrow(self, *a, **k))
+    monkeypatch.setattr(CsvSource, "_batch", lambda self, *a, **k: used.append("csv module") or python(self, *a, **k))
+    read_all(csv)
+    return used
+
+
+@pytest.mark.parametrize(("text", "settings", "reader"), [
+    ("id;email;first_name\np1;ann@acme.com;Ann\n", {"delimiter": ";"}, "pyarrow"),
+    ("id,email\np1,ann@acme.com\n", {"fields": {}}, "pyarrow"),
+    (f"{HEADER}\np1,ann@acme.com,Ann\n", {"encoding": "latin-1"}, "csv module"),
+    ("id,email,first_name,first_name\np1,ann@acme.com,Ann,Ann\n", {}, "csv module"),
+    ('id,email,"first\nname"\np1,ann@acme.com,Ann\n', {"fields": {"first_name": {"column": "first\nname"}}},
+     "csv module"),
+    ('id,email,"first\rname"\np1,ann@acme.com,Ann\n', {"fields": {"first_name": {"column": "first\rname"}}},
+     "csv module"),
+], ids=["semicolons", "two-columns", "latin-1", "repeated-name", "line-break-in-a-name", "carriage-return-in-a-name"])
+def test_pyarrow_reads_what_it_can_and_the_csv_module_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, settings: dict, reader: str) -> None:
+    csv = source(tmp_path, text, **{"fields": NAME, **settings})
+
+    assert set(readers_of(csv, monkeypatch)) == {reader}
+
+
+def test_the_starting_cursor_of_a_read_is_not_a_complete_import(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\n")
+    _, start = csv.plan(None)
+
+    found = csv.poll({"cursor": start})
+
+    assert found.changed and found.detail.endswith("import stopped after row 0")
