@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from audiences_dagster.config.models import AudiencesConfig
-from audiences_dagster.sources.base import SourceError
+from audiences_dagster.sources.base import ReadPlan, SourceError
 from audiences_dagster.sources import csv_file
 from audiences_dagster.sources.csv_file import CsvSource
 
@@ -234,3 +234,17 @@ def test_the_starting_cursor_of_a_read_is_not_a_complete_import(tmp_path: Path) 
     found = csv.poll({"cursor": start})
 
     assert found.changed and found.detail.endswith("import stopped after row 0")
+
+
+def test_each_plan_says_how_the_file_is_read_and_never_claims_a_full_pass(tmp_path: Path) -> None:
+    """A CSV is a one-time upsert: no read of it can tell a deleted row, so no plan is a full pass."""
+    csv = source(tmp_path, f"{HEADER}\np1,ann@acme.com,Ann\np2,bob@acme.com,Bob\np3,cy@acme.com,Cy\n", batch_size=2)
+    fresh, start = csv.plan(None)
+    first, *_, last = list(csv.batches(start))
+
+    assert fresh == ReadPlan(full_pass=False, resumed=False, description="reading the whole file")
+    assert csv.plan(first.cursor)[0] == ReadPlan(full_pass=False, resumed=True, description="resuming after row 2")
+    assert csv.plan(last.cursor) == (ReadPlan(full_pass=False, resumed=False,
+                                             skip_reason="file and mapping unchanged since the last complete import"),
+                                     last.cursor)
+    assert csv.plan(last.cursor, full=True)[0] == fresh
