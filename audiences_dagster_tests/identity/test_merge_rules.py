@@ -206,6 +206,16 @@ def _company_source(path: str, unique_id: str, tier: str) -> dict:
             "fields": {"domain": {"column": "website", "type": "url"}, "name": {"column": "name"}}}
 
 
+def _two_companies_merged_and_jane(ws: Workspace) -> None:
+    """Acme's two company records merged in the first run, and Jane, a person with no company."""
+    ws.write_csv("accounts.csv", ACCOUNTS)
+    ws.write_csv("hub.csv", HUB_COMPANIES)
+    ws.write_csv("people.csv", [JANE])
+    ws.configure({"accounts": _company_source("accounts.csv", "Id", "salesforce"),
+                  "hub": _company_source("hub.csv", "id", "hubspot"), "people": people_source("people.csv")})
+    ws.run()
+
+
 def test_people_of_a_split_company_follow_their_account_to_the_restored_company(workspace: Workspace) -> None:
     """Two company records merged by their domain; a person belongs to one of them by account
     id. Once the merge is split, the next run gives the person the restored company."""
@@ -228,12 +238,7 @@ def test_people_of_a_split_company_follow_their_account_to_the_restored_company(
 def test_a_merged_away_company_id_does_not_lead_a_person_anywhere(workspace: Workspace) -> None:
     """Ids are numbered per entity: a company merged away under a number no person holds leaves
     that number unknown among people, whoever holds its survivor's number."""
-    workspace.write_csv("accounts.csv", ACCOUNTS)
-    workspace.write_csv("hub.csv", HUB_COMPANIES)
-    workspace.write_csv("people.csv", [JANE])
-    workspace.configure({"accounts": _company_source("accounts.csv", "Id", "salesforce"),
-                         "hub": _company_source("hub.csv", "id", "hubspot"), "people": people_source("people.csv")})
-    workspace.run()
+    _two_companies_merged_and_jane(workspace)
     [merge] = workspace.rows("merge_log")
     jane = workspace.unified_id_of("people", "c1")
     assert jane == merge["survivor_id"] != merge["absorbed_id"]  # the person holds the surviving company's number
@@ -256,12 +261,7 @@ def test_a_history_holds_only_its_own_record_and_what_that_absorbed(workspace: W
 
 
 def test_a_person_history_leaves_out_the_company_of_the_same_number(workspace: Workspace) -> None:
-    workspace.write_csv("accounts.csv", ACCOUNTS)
-    workspace.write_csv("hub.csv", HUB_COMPANIES)
-    workspace.write_csv("people.csv", [JANE])
-    workspace.configure({"accounts": _company_source("accounts.csv", "Id", "salesforce"),
-                         "hub": _company_source("hub.csv", "id", "hubspot"), "people": people_source("people.csv")})
-    workspace.run()
+    _two_companies_merged_and_jane(workspace)
     jane = workspace.unified_id_of("people", "c1")  # the number of the company that absorbed the other
 
     history = record_history(workspace.store, "people", jane)
