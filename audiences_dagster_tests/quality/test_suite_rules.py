@@ -1,0 +1,51 @@
+"""What a data-quality suite reports, exactly: its thresholds read from audiences.yaml, its counts,
+each failure line and the summary of a table it could not reach."""
+
+from __future__ import annotations
+
+from audiences_dagster.config.models import AudiencesConfig
+from audiences_dagster.quality.suites import Thresholds, validate_unified_table
+from audiences_dagster_tests.quality.test_suites import PEOPLE_FIELDS, person, validate_people
+
+
+def test_thresholds_come_from_the_checks_section_per_entity() -> None:
+    config = AudiencesConfig.model_validate({
+        "store": {"url": "sqlite://"},
+        "sources": {"crm": {"kind": "csv", "entity": "people", "path": "p.csv", "unique_id": "id",
+                            "fields": {"email": {"column": "email", "type": "email"},
+                                       "title": {"column": "title"}}}},
+        "checks": {"fill_rate": {"people": {"title": 0.7}}, "identity_key_coverage": {"people": 0.9},
+                   "max_invalid_share": 0.02}})
+
+    assert Thresholds.of(config, "people") == Thresholds(fill_rate={"title": 0.7}, key_coverage=0.9,
+                                                         max_invalid_share=0.02)
+    assert Thresholds.of(config, "companies") == Thresholds(fill_rate={}, key_coverage=0.0, max_invalid_share=0.02)
+
+
+def test_a_clean_table_counts_every_expectation_evaluated_and_successful(store_url: str) -> None:
+    result = validate_people(store_url, [person(1), person(2)])
+
+    assert (result.passed, result.evaluated, result.successful) == (True, 5, 5)
+
+
+def test_each_failure_reads_as_one_line_with_its_count_share_and_examples(store_url: str) -> None:
+    rows = [person(i, **({"full_name": None} if i % 2 else {})) for i in range(1, 11)] + [person(11, email="x@")]
+
+    result = validate_people(store_url, rows, fill_rate={"full_name": 0.8})
+
+    assert (result.passed, result.evaluated, result.successful) == (False, 6, 4)
+    assert result.failures == [
+        "expect_column_values_to_match_regex(email): 1 unexpected of 11 non-null (9.09%), e.g. ['x@']",
+        "expect_column_values_to_not_be_null(full_name): 5 unexpected of 11 (45.45%), e.g. [None, None, None]",
+    ]
+
+
+def test_a_table_it_cannot_reach_is_one_error_line_and_one_summary_row(store_url: str) -> None:
+    result = validate_unified_table(store_url, "unified_people", "people", PEOPLE_FIELDS)
+
+    [error] = result.errors
+    assert (result.passed, result.evaluated, result.successful, result.failures) == (False, 0, 0, [])
+    assert error.startswith("unified_people: ") and "\n" not in error
+    assert result.summary_markdown.splitlines() == [
+        "| expectation | column | success | unexpected |", "|---|---|---|---|",
+        f"| table | unified_people | error | {error} |"]
