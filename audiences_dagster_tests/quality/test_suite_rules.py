@@ -49,3 +49,36 @@ def test_a_table_it_cannot_reach_is_one_error_line_and_one_summary_row(store_url
     assert result.summary_markdown.splitlines() == [
         "| expectation | column | success | unexpected |", "|---|---|---|---|",
         f"| table | unified_people | error | {error} |"]
+
+
+def _validation(*results):
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+    return ExpectationSuiteValidationResult(
+        success=all(r.success for r in results), results=list(results), suite_name="s",
+        statistics={"evaluated_expectations": len(results), "successful_expectations": sum(r.success for r in results)})
+
+
+def _result(column: str, success: bool, exception_info: dict):
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    config = ExpectationConfiguration(type="expect_column_values_to_match_regex", kwargs={"column": column, "regex": "x"})
+    return ExpectationValidationResult(success=success, expectation_config=config, result={},
+                                       exception_info=exception_info)
+
+
+def test_an_expectation_that_raised_is_an_error_in_either_shape_gx_reports_it() -> None:
+    """GX puts a raised exception at the top of exception_info or under the metric that raised."""
+    from audiences_dagster.quality.suites import _summarize
+
+    top = _result("email", False, {"raised_exception": True, "exception_message": "no such column: email\nSQL ..."})
+    nested = _result("phone", False, {"m1": {"raised_exception": True, "exception_message": "bad regex"}})
+    calm = _result("title", True, {"raised_exception": False, "exception_message": None})
+
+    summary = _summarize(_validation(top, nested, calm))
+
+    assert summary.errors == ["expect_column_values_to_match_regex(email): no such column: email",
+                              "expect_column_values_to_match_regex(phone): bad regex"]
+    assert (summary.passed, summary.failures) == (False, [])
+    assert [line.split(" | ")[2] for line in summary.summary_markdown.splitlines()[2:]] == ["error", "error", "yes"]
