@@ -260,3 +260,17 @@ def test_the_check_before_any_write_names_a_missing_file_an_empty_one_and_a_miss
         source(tmp_path, "id,email\np1,ann@acme.com\n").check()
     assert str(missing.value) == f"sources.crm: {path} has no column(s) 'first_name'; it has 'id', 'email'"
     assert source(tmp_path, f"{HEADER}\n").check() == ["id", "email", "first_name"]
+
+
+def test_a_last_batch_that_fills_the_batch_size_completes_the_read(tmp_path: Path) -> None:
+    rows = "".join(f"p{i},p{i}@acme.com,P{i}\n" for i in range(4))
+    csv = source(tmp_path, f"{HEADER}\n{rows}", batch_size=2)  # one pyarrow block, cut in two batches
+
+    assert [(b.cursor["rows_done"], b.cursor["complete"]) for b in read_all(csv)] == [(2, False), (4, True)]
+
+
+def test_a_utf8_file_opening_with_a_byte_order_mark_keeps_its_first_column(tmp_path: Path) -> None:
+    csv = source(tmp_path, f"\ufeff{HEADER}\np1,ann@acme.com,Ann\n")
+
+    assert csv.check() == ["id", "email", "first_name"]
+    assert list(read_all(csv)[0].frame["id"]) == ["p1"]
