@@ -3,9 +3,11 @@ each failure line and the summary of a table it could not reach."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.quality.suites import Thresholds, validate_unified_table
-from audiences_dagster_tests.quality.test_suites import PEOPLE_FIELDS, person, validate_people
+from audiences_dagster_tests.quality.test_suites import PEOPLE_FIELDS, person, store, unified_table, validate_people
 
 
 def test_thresholds_come_from_the_checks_section_per_entity() -> None:
@@ -82,3 +84,34 @@ def test_an_expectation_that_raised_is_an_error_in_either_shape_gx_reports_it() 
                               "expect_column_values_to_match_regex(phone): bad regex"]
     assert (summary.passed, summary.failures) == (False, [])
     assert [line.split(" | ")[2] for line in summary.summary_markdown.splitlines()[2:]] == ["error", "error", "yes"]
+
+
+def test_a_domain_field_of_people_is_not_held_to_the_company_domain_shape(store_url: str) -> None:
+    fields = PEOPLE_FIELDS | {"domain": "text"}
+    store(store_url, unified_table("unified_people", fields), [person(1, domain="https://Acme.com/about")])
+
+    result = validate_unified_table(store_url, "unified_people", "people", fields)
+
+    assert result.passed, result.failures + result.errors
+
+
+def test_a_table_without_the_archived_column_is_an_error_not_a_crash(store_url: str) -> None:
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE unified_people (id INTEGER PRIMARY KEY, email TEXT)"))
+    engine.dispose()
+
+    result = validate_unified_table(store_url, "unified_people", "people", {"email": "email"}, Thresholds(key_coverage=0.5))
+
+    [error] = result.errors
+    assert (result.passed, result.evaluated) == (False, 0)
+    assert error.startswith("unified_people: ") and "archived" in error
+
+
+def test_the_summary_gives_a_table_level_check_its_row_count(store_url: str) -> None:
+    rows = [person(1), person(2, email=None, linkedin_url=None)]
+
+    result = validate_people(store_url, rows, key_coverage=0.9)
+
+    [row] = [line for line in result.summary_markdown.splitlines() if "records without" in line]
+    assert row.endswith("| no | 1 rows |")
