@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,6 +18,22 @@ from audiences_dagster.identity.resolve import unify
 from audiences_dagster.sources.importer import ImportReport, import_source
 from audiences_dagster.store.api import Store
 from audiences_dagster.store.schema import ENTITIES
+
+
+@contextmanager
+def clock_away_from_utc(zone: str = "America/New_York") -> Iterator[None]:
+    """Run the block on a machine clock in another time zone (UTC-naive code must not notice)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ")
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 class Workspace:

@@ -202,8 +202,8 @@ class CsvSource:
             rows = [row for i, row in enumerate(rows) if i not in bad]
             numbers = [n for i, n in enumerate(numbers) if i not in bad]
             frame = pd.DataFrame(rows, columns=header, dtype="string")  # pragma: no mutate (mapping reads every column as text)
-        numbers = pd.Series(numbers, dtype="int64")  # pragma: no mutate (line numbers are ints whatever the dtype says)
-        return RawBatch(frame=frame, row_numbers=numbers,
+        lines = pd.Series(numbers, dtype="int64")  # pragma: no mutate (line numbers are ints whatever the dtype says)
+        return RawBatch(frame=frame, row_numbers=lines,
                         cursor={**cursor, "rows_done": seen, "complete": complete}, quarantine=rejected)
 
     def _open(self):

@@ -13,6 +13,7 @@ from audiences_dagster.config.segments import SegmentConfig, as_datetime, refres
 from audiences_dagster_tests.config.documents import base, write_config
 from audiences_dagster_tests.segments.people import crm_source, segment
 from audiences_dagster_tests.signals.world import GROWTH, JOB_CHANGE, SOURCES
+from audiences_dagster_tests.support import clock_away_from_utc
 
 
 def error(tmp_path: Path, *segments: dict, sources: dict | None = None, signals: list[dict] | None = None) -> str:
@@ -238,14 +239,7 @@ def test_an_unknown_source_lists_every_source_of_the_entity(tmp_path: Path) -> N
     assert found == "segments[0].filter.source: 'hubspot' is not a people source (choose from: crm, events)"
 
 
-def test_a_naive_filter_date_is_utc_whatever_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
+def test_a_naive_filter_date_is_utc_whatever_the_machine_zone() -> None:
+    with clock_away_from_utc():
         assert as_datetime(datetime(2025, 1, 31, 10, 30)) == datetime(2025, 1, 31, 10, 30)
         assert as_datetime("2025-01-31T10:30:00+02:00") == datetime(2025, 1, 31, 8, 30)
-    finally:
-        monkeypatch.undo()
-        time.tzset()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.sources.base import ReadPlan, SourceError
 from audiences_dagster.sources import csv_file
 from audiences_dagster.sources.csv_file import CsvSource
+from audiences_dagster_tests.support import clock_away_from_utc
 
 HEADER = "id,email,first_name"
 NAME = {"first_name": {"column": "first_name"}}
@@ -148,18 +148,12 @@ def test_the_csv_module_reads_the_configured_delimiter(tmp_path: Path) -> None:
     assert batch.quarantine == []
 
 
-def test_a_malformed_and_an_undecodable_line_are_quarantined_whole_in_utc(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_malformed_and_an_undecodable_line_are_quarantined_whole_in_utc(tmp_path: Path) -> None:
     text = f"{HEADER}\np1,ann@acme.com,Ann\np2,bob@acme.com\n".encode() + b"p3,cy@acme.com,C\xffy\n"
     (tmp_path / "people.csv").write_bytes(text)
     csv = source(tmp_path, None)
-    monkeypatch.setenv("TZ", "America/New_York")  # a machine clock away from UTC
-    time.tzset()
-    try:
+    with clock_away_from_utc():
         [batch] = read_all(csv)
-    finally:
-        monkeypatch.undo()
-        time.tzset()
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     assert all(abs(q.pop("quarantined_at") - now) < timedelta(minutes=1) for q in batch.quarantine)

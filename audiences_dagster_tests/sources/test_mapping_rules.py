@@ -5,7 +5,6 @@ reads naming the column and the value. Pure: no store, no file."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pytest
 from audiences_dagster.config.models import AudiencesConfig
 from audiences_dagster.sources.base import SourceError, require_columns
 from audiences_dagster.sources.mapping import MappedBatch, map_batch
+from audiences_dagster_tests.support import clock_away_from_utc
 
 HUBSPOT = {"hub": {"kind": "hubspot", "access_token_env": "HUBSPOT_TOKEN"}}
 SALESFORCE = {"org": {"kind": "salesforce", "token_url": "https://login.salesforce.com/services/oauth2/token",
@@ -230,14 +230,9 @@ def test_quarantined_row_keeps_its_raw_values_with_missing_ones_as_null() -> Non
     assert json.loads(entry["raw"]) == {"id": "p1", "email": None, "first_name": "Ann", "born": "never"}
 
 
-def test_quarantine_time_is_now_in_utc_without_a_zone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "America/New_York")  # a machine clock away from UTC
-    time.tzset()
-    try:
+def test_quarantine_time_is_now_in_utc_without_a_zone() -> None:
+    with clock_away_from_utc():
         batch = mapped([person(None)])
-    finally:
-        monkeypatch.undo()
-        time.tzset()
     [entry] = batch.quarantine
     assert entry["quarantined_at"].tzinfo is None
     assert abs(entry["quarantined_at"] - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
